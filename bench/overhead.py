@@ -1,0 +1,65 @@
+"""matheval's wall time vs a bare `vllm.LLM.generate` script on the same rendered prompts.
+
+Both use one engine loaded once (model load excluded from both), the same 64 GSM8K prompts
+(chat style, rendered by matheval) and the same SamplingParams (greedy, max_tokens, no stop).
+matheval's figure is a whole `evaluate()` run: data load + sha256 check, rendering, generation,
+extraction, grading, per-sample writes, aggregation and reports. Goal: ratio ≤ 1.05.
+
+    MATHEVAL_DATA_DIR=../shared/data .venv/bin/python bench/overhead.py [--n-problems 64] [--max-tokens 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n-problems", type=int, default=64)
+    ap.add_argument("--max-tokens", type=int, default=256)
+    ap.add_argument("--repeats", type=int, default=2)
+    args = ap.parse_args()
+
+    import matheval.run as run_mod
+    from matheval.backends.vllm import VLLMBackend
+    from matheval.config import RunConfig
+    from matheval.models import resolve_model
+
+    model = resolve_model("smollm2-135m-instruct")
+    backend = VLLMBackend(model, dtype="bfloat16", max_model_len=4096, seed=0)
+    llm = backend._engine()  # model load: excluded from both timings
+    tok = backend.tokenizer()
+    out = tempfile.mkdtemp(prefix="matheval-bench-")
+    cfg = RunConfig(model=model, tasks=("gsm8k",), limit=args.n_problems, max_tokens=args.max_tokens,
+                    prompt_style="chat", output_dir=out)
+    plans = run_mod.plan(cfg, tok)
+    prompts = run_mod.render(plans[0], cfg, tok)
+
+    from vllm import SamplingParams
+
+    sp = SamplingParams(n=1, temperature=0.0, top_p=1.0, max_tokens=args.max_tokens)
+    run_mod.make_backend = lambda *a, **k: backend  # reuse the loaded engine
+    bare, ours = [], []
+    llm.generate(prompts[:4], sp, use_tqdm=False)  # warm-up for both
+    for i in range(args.repeats):
+        t0 = time.perf_counter()
+        outs = llm.generate(prompts, sp, use_tqdm=False)
+        bare.append(time.perf_counter() - t0)
+        n_tok = sum(len(o.outputs[0].token_ids) for o in outs)
+        t0 = time.perf_counter()
+        run_mod.evaluate(RunConfig(**{**cfg.to_dict(), "tasks": ("gsm8k",), "run_id": f"bench{i}"}))
+        ours.append(time.perf_counter() - t0)
+    b, m = min(bare), min(ours)
+    print(f"\nprompts: {len(prompts)}  output tokens (bare): {n_tok}  repeats: {args.repeats} (min taken)")
+    print(f"bare LLM.generate : {b:7.2f} s")
+    print(f"matheval evaluate : {m:7.2f} s")
+    print(f"ratio             : {m / b:7.3f}  (goal ≤ 1.05)")
+
+
+if __name__ == "__main__":
+    main()

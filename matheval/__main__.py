@@ -1,0 +1,3 @@
+from matheval.cli import main
+
+raise SystemExit(main())

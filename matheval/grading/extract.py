@@ -1,0 +1,258 @@
+"""Find the final answer in a model response: ``extract_answer(text, style)``.
+
+Styles (each returns None when it finds nothing; every style first drops a closed
+``<think>...</think>`` block and reports an unclosed one as status "unclosed_think"):
+
+- "auto": the strong anchor that comes last in the text among Minerva's "The final answer is X",
+  the last group of ``\\boxed{}``/``\\fbox{}`` and GSM8K's ``#### X``; failing those "The answer is
+  X" / "Answer: X", then Chinese anchors, then a program's output block, then the last number.
+- "boxed": only boxes. Several boxes ending the response in a row (``\\boxed{2}, \\boxed{5}``)
+  are several answers.
+- "minerva": "Final Answer: The final answer is $X$. I hope it is correct.", then boxes, then the
+  last number.
+- "gsm8k": ``#### N`` (gold format and GSM8K-tuned models), then "The answer is N", then the last
+  number.
+- "choice": an option letter (``choices="ABCD"`` keyword, default A-E) from "answer is (B)",
+  ``答案是C``, a boxed letter, a final "(B)" or a line starting "B." / "B)".
+- "zh": 答案是 / 答案为 / 答案：/ 最终答案 (full-width punctuation folded), then boxes, then the last
+  number.
+- "number": the last number in the text.
+- "program_output": the last line of the last ```` ```output ```` block (ToRA / PoT style).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from .latex import find_boxes, halfwidth
+from .types import Extraction
+
+MAX_ANSWER_CHARS = 2000
+
+_THINK_OPEN = "<think>"
+_THINK_CLOSE = "</think>"
+
+_MINERVA_RE = re.compile(r"final answer is\s*:?\s*", re.IGNORECASE)
+_HASH_RE = re.compile(r"####\s*")
+_ANSWER_IS_RE = re.compile(
+    r"(?:answer\s*(?:is|was|would be|should be)|answer\s*[:=])[\s*:]*", re.IGNORECASE
+)
+_ZH_RE = re.compile(r"(?:最终答案|答案)\s*(?:是|为|应为|:)\s*:?\s*")
+_NUMBER_RE = re.compile(
+    r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:/\d+)?|\.\d+)(?![\w])"
+)
+_OUTPUT_BLOCK_RE = re.compile(r"```output\s*\n(.*?)(?:```|$)", re.DOTALL)
+_BOX_GAP_RE = re.compile(
+    r"^[\s$,;.]*(?:\\text\{\s*(?:and|or)\s*\}|and|or|&|\\quad|\\qquad|\\\\)?[\s$,;.]*$"
+)
+_CJK_RE = re.compile(r"[\u4e00-\u9fff]")
+
+
+def extract_answer(text: str, style: str = "auto", **kwargs: str) -> Extraction | None:
+    """The answer span of `text` and how it was found; None when the style finds nothing."""
+    if style not in STYLES:
+        raise ValueError(f"unknown extraction style {style!r}; known: {', '.join(STYLES)}")
+    allowed = {"choices"} if style == "choice" else set()
+    unknown = set(kwargs) - allowed
+    if unknown:
+        raise TypeError(f"extract_answer(style={style!r}) got unexpected option(s) {sorted(unknown)}")
+    if not isinstance(text, str) or not text.strip():
+        return None
+    text = halfwidth(text)
+    offset = 0
+    close = text.rfind(_THINK_CLOSE)
+    if close >= 0:
+        offset = close + len(_THINK_CLOSE)
+    elif _THINK_OPEN in text:
+        end = len(text)
+        return Extraction(answer="", answers=(), method="think", span=(end, end), status="unclosed_think")
+    found = STYLES[style](text[offset:], **kwargs)
+    if found is None:
+        return None
+    return Extraction(
+        answer=found.answer,
+        answers=found.answers,
+        method=found.method,
+        span=(found.span[0] + offset, found.span[1] + offset),
+        status=found.status,
+    )
+
+
+def _make(answer: str, method: str, start: int, end: int, answers: tuple[str, ...] = ()) -> Extraction | None:
+    answer = answer.strip()
+    if not answer:
+        return None
+    answer = answer[:MAX_ANSWER_CHARS]
+    return Extraction(answer=answer, answers=answers or (answer,), method=method, span=(start, end))
+
+
+# --- anchors ---------------------------------------------------------------------------------
+
+
+def _boxed(text: str) -> Extraction | None:
+    boxes = [b for b in find_boxes(text) if b[2].strip()]
+    if not boxes:
+        return None
+    group = [boxes[-1]]
+    for prev in reversed(boxes[:-1]):
+        gap = text[prev[1] : group[0][0]]
+        if len(gap) > 40 or not _BOX_GAP_RE.match(gap):
+            break
+        group.insert(0, prev)
+    contents = tuple(b[2].strip() for b in group)
+    return _make(", ".join(contents), "boxed", group[0][0], group[-1][1], contents)
+
+
+def _after_anchor(text: str, pattern: re.Pattern[str], method: str) -> Extraction | None:
+    matches = list(pattern.finditer(text))
+    for m in reversed(matches):
+        found = _take_statement(text, m.end(), method)
+        if found is not None:
+            return found
+    return None
+
+
+def _take_statement(text: str, start: int, method: str) -> Extraction | None:
+    """The answer that follows an anchor: a math span, a box, or the rest of the sentence."""
+    rest = text[start : start + MAX_ANSWER_CHARS]
+    lead = len(rest) - len(rest.lstrip(" \t*"))
+    rest = rest[lead:]
+    begin = start + lead
+    for opener, closer in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
+        if rest.startswith(opener):
+            end = rest.find(closer, len(opener))
+            if end > len(opener):
+                inner = rest[len(opener) : end]
+                boxes = find_boxes(inner)
+                if boxes and len(boxes) == 1:
+                    inner = boxes[0][2]
+                return _make(inner, method, begin, begin + end + len(closer))
+            break
+    boxes = find_boxes(rest[:200])
+    if boxes and boxes[0][0] < 5:
+        return _make(boxes[0][2], method, begin + boxes[0][0], begin + boxes[0][1])
+    # A period ends the sentence only before whitespace, so "3.5" stays whole.
+    m = re.search(r"\n|[.!?](?=\s|$)|I hope it is correct", rest)
+    end = m.start() if m else len(rest)
+    answer = rest[:end].strip().rstrip(",;:")
+    if method == "zh_anchor":
+        cjk = _CJK_RE.search(answer)
+        if cjk:
+            answer = answer[: cjk.start()].rstrip(" ,;:")
+    answer = answer.strip("*").strip()
+    if answer.startswith("$") and answer.endswith("$") and len(answer) > 1:
+        answer = answer.strip("$")
+    return _make(answer, method, begin, begin + end)
+
+
+def _last_number(text: str) -> Extraction | None:
+    last = None
+    for last in _NUMBER_RE.finditer(text):  # noqa: B007 - we want the final match
+        pass
+    if last is None:
+        return None
+    return _make(last.group(0), "last_number", last.start(), last.end())
+
+
+def _program_output(text: str) -> Extraction | None:
+    blocks = list(_OUTPUT_BLOCK_RE.finditer(text))
+    if not blocks:
+        return None
+    block = blocks[-1]
+    lines = [ln for ln in block.group(1).splitlines() if ln.strip()]
+    if not lines:
+        return None
+    last = lines[-1]
+    start = block.start(1) + block.group(1).rfind(last)
+    return _make(last, "program_output", start, start + len(last))
+
+
+def _latest(*found: Extraction | None) -> Extraction | None:
+    present = [f for f in found if f is not None]
+    return max(present, key=lambda f: f.span[0]) if present else None
+
+
+def _first(*steps: Callable[[], Extraction | None]) -> Extraction | None:
+    for step in steps:
+        found = step()
+        if found is not None:
+            return found
+    return None
+
+
+# --- styles ----------------------------------------------------------------------------------
+
+
+def _style_auto(text: str) -> Extraction | None:
+    return _first(
+        lambda: _latest(
+            _after_anchor(text, _MINERVA_RE, "minerva_final"),
+            _boxed(text),
+            _after_anchor(text, _HASH_RE, "gsm8k_hash"),
+        ),
+        lambda: _after_anchor(text, _ANSWER_IS_RE, "answer_is"),
+        lambda: _after_anchor(text, _ZH_RE, "zh_anchor"),
+        lambda: _program_output(text),
+        lambda: _last_number(text),
+    )
+
+
+def _style_boxed(text: str) -> Extraction | None:
+    return _boxed(text)
+
+
+def _style_minerva(text: str) -> Extraction | None:
+    return _first(
+        lambda: _after_anchor(text, _MINERVA_RE, "minerva_final"),
+        lambda: _boxed(text),
+        lambda: _last_number(text),
+    )
+
+
+def _style_gsm8k(text: str) -> Extraction | None:
+    found = _first(
+        lambda: _after_anchor(text, _HASH_RE, "gsm8k_hash"),
+        lambda: _after_anchor(text, _ANSWER_IS_RE, "answer_is"),
+    )
+    if found is not None:
+        # GSM8K answers are numbers: keep the number inside "$1,200 per month." and the like.
+        inner = _NUMBER_RE.search(found.answer.replace("$", " "))
+        if inner is not None:
+            return Extraction(inner.group(0), (inner.group(0),), found.method, found.span)
+        return found
+    return _last_number(text)
+
+
+def _style_zh(text: str) -> Extraction | None:
+    return _first(
+        lambda: _after_anchor(text, _ZH_RE, "zh_anchor"),
+        lambda: _boxed(text),
+        lambda: _last_number(text),
+    )
+
+
+def _style_number(text: str) -> Extraction | None:
+    return _last_number(text)
+
+
+def _style_program_output(text: str) -> Extraction | None:
+    return _program_output(text)
+
+
+def _style_choice(text: str, choices: str = "ABCDE") -> Extraction | None:
+    from .choice import find_choice  # local: the choice rules are only needed for this style
+
+    return find_choice(text, choices)
+
+
+STYLES: dict[str, Callable[..., Extraction | None]] = {
+    "auto": _style_auto,
+    "boxed": _style_boxed,
+    "minerva": _style_minerva,
+    "gsm8k": _style_gsm8k,
+    "choice": _style_choice,
+    "zh": _style_zh,
+    "number": _style_number,
+    "program_output": _style_program_output,
+}

@@ -1,0 +1,141 @@
+"""Task definitions: one strict YAML file per task in tasks/, validated here.
+
+Pydantic only at this boundary: unknown keys and wrong types are errors that name the file.
+A task says where its data comes from (pinned upstream file + sha256, optional hub dataset),
+how raw records map onto a Sample, and, per prompt style, which template, exemplars, stop
+words and extractor to use.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from matheval.errors import UsageError, did_you_mean
+from matheval.paths import tasks_dir
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(_Strict):
+    """Upstream provenance of a file, as in the data dir's MANIFEST.md."""
+
+    repo: str
+    commit: str
+    path: str
+    # Where `matheval data pull` downloads it from (raw file URL at the pinned commit).
+    url: str | None = None
+
+
+class HubDataset(_Strict):
+    """The Hugging Face hub dataset with the same fields, used when no data dir has the file."""
+
+    path: str
+    name: str | None = None
+    split: str = "test"
+    revision: str | None = None
+
+
+class DataFile(_Strict):
+    file: str  # relative to the data dir, e.g. "gsm8k/test.jsonl"
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    source: Source
+    format: Literal["jsonl", "json", "tsv"] = "jsonl"
+    hub: HubDataset | None = None
+    # Said out loud where a copy differs from what people usually call the benchmark.
+    note: str | None = None
+
+
+class FieldMap(_Strict):
+    """Which raw dataset field becomes which Sample attribute (a hook may derive them instead)."""
+
+    problem: str
+    gold: str
+    id: str | None = None  # None: the 0-based row index
+    solution: str | None = None
+
+
+class PromptStyle(_Strict):
+    template: str  # file name in prompts/
+    # "completion": the rendered template is the whole prompt (base models);
+    # "chat": it is the user turn, sent through the tokenizer's chat template.
+    form: Literal["completion", "chat"] = "completion"
+    exemplars: DataFile | None = None
+    stop: tuple[str, ...] = ()
+    extractor: str = "auto"
+    # "cot": the text is the answer; "pot": a program whose result is the answer;
+    # "tool": tool-integrated rounds of reasoning + executed code.
+    mode: Literal["cot", "pot", "tool"] = "cot"
+    max_tokens: int | None = None
+    # A system turn for chat forms (None: whatever the tokenizer's chat template does by default).
+    system: str | None = None
+
+
+class Generation(_Strict):
+    max_tokens: int = 1024
+    temperature: float = 0.0
+    top_p: float = 1.0
+
+
+class Task(_Strict):
+    name: str
+    version: int
+    description: str
+    answer_type: Literal[
+        "number", "integer", "expression", "choice", "multi_blank", "text", "mixed"
+    ] = "mixed"
+    data: DataFile
+    fields: FieldMap
+    # Name of a record hook in matheval.hooks for dataset quirks (never `if task == ...` in core).
+    hook: str | None = None
+    prompts: dict[str, PromptStyle]
+    default_style: str | None = None
+    grader: dict[str, Any] = Field(default_factory=dict)
+    extract: dict[str, Any] = Field(default_factory=dict)
+    generation: Generation = Generation()
+    notes: str | None = None
+
+    def style(self, name: str) -> PromptStyle:
+        if name not in self.prompts:
+            raise UsageError(
+                f"task '{self.name}' has no prompt style '{name}'{did_you_mean(name, list(self.prompts))}; "
+                f"it has: {', '.join(self.prompts)}"
+            )
+        return self.prompts[name]
+
+
+def task_names() -> list[str]:
+    return sorted(p.stem for p in tasks_dir().glob("*.yaml"))
+
+
+@lru_cache(maxsize=None)
+def load_task(name: str) -> Task:
+    path = tasks_dir() / f"{name}.yaml"
+    if not path.is_file():
+        raise UsageError(f"unknown task '{name}'{did_you_mean(name, task_names())}; see `matheval --list-tasks`")
+    return parse_task_file(path)
+
+
+def parse_task_file(path: Path) -> Task:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path}: invalid YAML: {exc}".replace("\n", " ")) from exc
+    if not isinstance(raw, dict):
+        raise UsageError(f"{path}: a task file must be a mapping")
+    raw.setdefault("name", path.stem)
+    try:
+        task = Task.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise UsageError(f"{path}: {loc}: {first['msg']}") from exc
+    if task.name != path.stem:
+        raise UsageError(f"{path}: name '{task.name}' must equal the file stem '{path.stem}'")
+    return task

@@ -1,0 +1,183 @@
+"""Bootstrap CIs, McNemar/Newcombe, paired comparisons and the regression check."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from matheval.compare import (
+    check_regressions,
+    compare_tables,
+    coverage,
+    format_compare,
+    format_regressions,
+    load_scores,
+    summarize,
+    write_scores,
+)
+from matheval.errors import UsageError
+from matheval.stats import bootstrap_ci, mcnemar, mcnemar_one_sided, paired_bootstrap_diff
+
+
+def test_bootstrap_ci_contains_the_mean_and_is_deterministic():
+    rng = np.random.default_rng(1)
+    values = rng.random(300)
+    ci = bootstrap_ci(values, seed=5)
+    assert ci.lo < values.mean() < ci.hi
+    assert ci == bootstrap_ci(values, seed=5)
+    mean, lo, hi = bootstrap_ci(values, seed=6)  # unpacks like a tuple
+    assert mean == ci.estimate and (lo, hi) != (ci.lo, ci.hi)
+
+
+def test_bootstrap_ci_width_matches_the_binomial_standard_error():
+    # 400 problems at 50%: standard error 0.025, so the 95% interval is about +-0.049.
+    ci = bootstrap_ci([1.0] * 200 + [0.0] * 200, n_boot=4000)
+    assert ci.estimate == 0.5
+    assert 0.04 < (ci.hi - ci.lo) / 2 < 0.058
+
+
+def test_bootstrap_ci_of_constant_values_has_zero_width():
+    assert bootstrap_ci([0.75] * 20) == (0.75, 0.75, 0.75)
+
+
+def test_paired_bootstrap_identical_and_shifted_runs():
+    a = np.random.default_rng(2).random(50)
+    same = paired_bootstrap_diff(a, a)
+    assert (same.diff, same.lo, same.hi, same.p_value) == (0.0, 0.0, 0.0, 1.0)
+    shifted = paired_bootstrap_diff(a, a + 0.1)
+    assert shifted.diff == pytest.approx(0.1)
+    assert shifted.lo == pytest.approx(0.1) and shifted.hi == pytest.approx(0.1)
+    assert shifted.p_value < 0.001
+
+
+def test_mcnemar_hand_computed_table():
+    # 36 both right, 12 only A right, 2 only B right, 0 neither: n = 50.
+    a = [True] * 48 + [False] * 2
+    b = [True] * 36 + [False] * 12 + [True] * 2
+    d = mcnemar(a, b)
+    assert d.diff == pytest.approx(-10 / 50)
+    # Exact two-sided binomial test on 14 discordant pairs: 2 * (1 + 14 + 91) / 2^14.
+    assert d.p_value == pytest.approx(2 * 106 / 2**14)
+    # Newcombe method 10 by hand: Wilson 95% limits 48/50 -> (0.86540, 0.98896), 38/50 ->
+    # (0.62587, 0.85703); phi = (36*0 - 12*2) / sqrt(48*2*38*12) = -0.114708; then
+    # lower = -0.2 - sqrt(0.13413^2 + 2*0.114708*0.13413*0.02896 + 0.02896^2) = -0.34043,
+    # upper = -0.2 + sqrt(0.09703^2 + 2*0.114708*0.09703*0.09460 + 0.09460^2) = -0.05693.
+    assert d.lo == pytest.approx(-0.34043, abs=1e-4)
+    assert d.hi == pytest.approx(-0.05693, abs=1e-4)
+    # One-sided "B is worse": P(X >= 12), X ~ Bin(14, 1/2) = 106 / 2^14.
+    assert mcnemar_one_sided(a, b) == pytest.approx(106 / 2**14)
+
+
+def test_mcnemar_without_discordant_pairs():
+    d = mcnemar([True, False, True], [True, False, True])
+    assert d.diff == 0.0 and d.p_value == 1.0 and d.lo <= 0.0 <= d.hi
+    assert mcnemar_one_sided([True] * 5, [True] * 5) == 1.0
+
+
+# ------------------------------------------------------------------ runs
+
+
+def _frame(task_values: dict[str, dict[str, list[float]]]) -> pd.DataFrame:
+    rows = []
+    for task, metrics in task_values.items():
+        for metric, values in metrics.items():
+            rows += [(task, str(i), metric, float(v)) for i, v in enumerate(values)]
+    return pd.DataFrame(rows, columns=["task", "id", "metric", "value"])
+
+
+def _run(top1: np.ndarray, maj: np.ndarray) -> pd.DataFrame:
+    return _frame({"gsm8k": {"top1": list(top1), "maj@8": list(maj)}})
+
+
+def test_check_passes_identical_runs_and_flags_a_real_drop():
+    rng = np.random.default_rng(0)
+    top1 = (rng.random(200) < 0.6).astype(float)
+    maj = np.clip(top1 * 0.8 + rng.random(200) * 0.2, 0, 1)
+    base = _run(top1, maj)
+    assert check_regressions(base, base) == []
+
+    one_lost = top1.copy()
+    one_lost[np.flatnonzero(top1)[0]] = 0.0
+    assert check_regressions(base, _run(one_lost, maj)) == []
+
+    broken = top1.copy()
+    broken[np.flatnonzero(top1)[:40]] = 0.0  # 40 of ~120 solved problems lost
+    found = check_regressions(base, _run(broken, maj - 0.2))
+    assert {(r.task, r.metric) for r in found} == {("gsm8k", "top1"), ("gsm8k", "maj@8")}
+    top = next(r for r in found if r.metric == "top1")
+    assert top.diff == pytest.approx(-40 / 200) and top.method == "mcnemar" and top.hi < 0
+    text = format_regressions(found)
+    assert "REGRESSION gsm8k top1" in text and "-20.0 pts" in text
+
+
+def test_check_ignores_sampling_noise():
+    # Two independent sampled runs of one model: per-problem maj@k wobbles, the mean does not move.
+    rng = np.random.default_rng(4)
+    p = rng.random(300)
+    for seed in range(10):
+        r = np.random.default_rng(100 + seed)
+        a = r.binomial(8, p) / 8
+        b = r.binomial(8, p) / 8
+        top_a = (r.random(300) < p).astype(float)
+        top_b = (r.random(300) < p).astype(float)
+        assert check_regressions(_run(top_a, a), _run(top_b, b)) == []
+
+
+def test_compare_tables_reports_each_cell():
+    rng = np.random.default_rng(5)
+    a_top = (rng.random(100) < 0.5).astype(float)
+    b_top = np.maximum(a_top, (rng.random(100) < 0.5).astype(float))  # B fixes ~25 problems
+    a = _frame({"math": {"top1": list(a_top), "maj@4": list(a_top * 0.9)}})
+    b = _frame({"math": {"top1": list(b_top), "maj@4": list(b_top * 0.9)}})
+    table = compare_tables(a, b)
+    assert list(table["metric"]) == ["top1", "maj@4"]
+    top = table.iloc[0]
+    assert top["method"] == "mcnemar" and top["significant"] and top["lo"] > 0
+    assert table.iloc[1]["method"] == "paired-bootstrap" and table.iloc[1]["significant"]
+    assert len(format_compare(table).splitlines()) == 3
+
+
+def test_unpaired_problems_are_reported_and_excluded():
+    base = _frame({"gsm8k": {"top1": [1, 1, 0, 1]}})
+    run = base[base["id"] != "3"].copy()
+    run.loc[len(run)] = ("gsm8k", "99", "top1", 0.0)
+    assert check_regressions(base, run) == []
+    cov = coverage(base, run)
+    assert cov.to_dict("records") == [{"task": "gsm8k", "paired": 3, "only_baseline": 1, "only_run": 1}]
+    assert "1 baseline problems missing" in format_regressions([], cov)
+    with pytest.raises(UsageError):
+        check_regressions(base, _frame({"math": {"top1": [1.0]}}))
+
+
+def test_load_write_scores_round_trip(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    lines = [
+        {"task": "gsm8k", "id": "1", "gold": "18", "completions": [], "scores": {"top1": 1.0, "maj@2": 0.5}},
+        {"task": "gsm8k", "id": 2, "gold": "3", "completions": [], "scores": {"top1": 0.0, "maj@2": 0.0}},
+    ]
+    text = "\n".join(json.dumps(x) for x in lines) + '\n{"task": "gsm8k", "id": "3", "sco'
+    (run_dir / "samples.jsonl").write_text(text)  # torn last line: skipped
+    scores = load_scores(run_dir)
+    assert len(scores) == 4 and set(scores["id"]) == {"1", "2"}
+    write_scores(scores, tmp_path / "baseline.jsonl")
+    first = json.loads((tmp_path / "baseline.jsonl").read_text().splitlines()[0])
+    assert first == {"task": "gsm8k", "id": "1", "scores": {"top1": 1.0, "maj@2": 0.5}}
+    again = load_scores(tmp_path / "baseline.jsonl")
+    assert check_regressions(scores, again) == []
+    summary = summarize(again)
+    assert summary[["metric", "n", "mean"]].to_dict("records") == [
+        {"metric": "top1", "n": 2, "mean": 0.5}, {"metric": "maj@2", "n": 2, "mean": 0.25}
+    ]
+
+
+def test_load_scores_rejects_duplicates_and_missing_files(tmp_path):
+    dup = tmp_path / "dup.jsonl"
+    dup.write_text('{"task": "t", "id": "1", "scores": {"top1": 1}}\n' * 2)
+    with pytest.raises(UsageError):
+        load_scores(dup)
+    with pytest.raises(UsageError):
+        load_scores(tmp_path / "nope")
