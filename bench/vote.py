@@ -54,17 +54,21 @@ def _as_fraction(s: str) -> Fraction | None:
 
 
 def _decimal(f: Fraction) -> str | None:
-    # Only terminating decimals: an exact spelling, not a rounding the grader may reject.
+    # Only short terminating decimals, written exactly: a rounding is a different answer.
     d = f.denominator
     for p in (2, 5):
         while d % p == 0:
             d //= p
-    return None if d != 1 else f"{float(f):.6f}".rstrip("0").rstrip(".")
+    if d != 1:
+        return None
+    text = f"{float(f):.8f}".rstrip("0").rstrip(".")
+    return text if Fraction(text) == f else None
 
 
 def correct_spelling(gold: str, rng: random.Random) -> str:
     f = _as_fraction(gold)
-    options = [gold, gold, gold, gold.replace(" ", ""), re.sub(r",(?=\S)", ", ", gold)]
+    # Spaces after a backslash are LaTeX spacing commands ("\\ "), not removable whitespace.
+    options = [gold, gold, gold, re.sub(r"(?<!\\) ", "", gold), re.sub(r",(?=\S)", ", ", gold)]
     if "\\frac" in gold:
         options.append(gold.replace("\\frac", "\\dfrac"))
     if f is not None and f.denominator != 1:

@@ -29,7 +29,8 @@ def _run_parser() -> _Parser:
     p.add_argument("--model", help="Hugging Face id, local folder, or 'smollm2-135m-instruct' (embedded)")
     p.add_argument("--tasks", help="comma-separated task names (see --list-tasks)")
     p.add_argument("--limit", type=int, help="first N problems of each task")
-    p.add_argument("--backend", default="vllm", help="vllm (default) or replay")
+    p.add_argument("--backend", default="vllm", help="vllm (default), openai (an OpenAI-compatible server) or replay")
+    p.add_argument("--base-url", help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1 (env OPENAI_BASE_URL)")
     p.add_argument("--prompt-style", help="override the style (default: chat if the tokenizer has a chat template)")
     p.add_argument("--profile", help="a published protocol, e.g. deepseekmath-instruct (see --list-profiles)")
     p.add_argument("--max-tokens", type=int)
@@ -105,7 +106,12 @@ def config_from_args(args: argparse.Namespace):
         return RunConfig.from_dict(raw)
     if not args.model:
         raise UsageError("--model is required (e.g. --model smollm2-135m-instruct)")
-    if not args.tasks:
+    profile_tasks: tuple[str, ...] = ()
+    if args.profile:
+        from matheval.config import load_profile
+
+        profile_tasks = load_profile(args.profile).tasks  # unknown profile names fail here
+    if not args.tasks and not profile_tasks:
         raise UsageError("--tasks is required (e.g. --tasks gsm8k,math500; see --list-tasks)")
     if args.n < 1:
         raise UsageError("--n must be ≥ 1")
@@ -115,7 +121,8 @@ def config_from_args(args: argparse.Namespace):
 
     if args.backend not in BACKENDS:
         raise UsageError(f"unknown backend '{args.backend}'{did_you_mean(args.backend, BACKENDS)}")
-    tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip())
+    # A profile's task list is the default suite; --tasks narrows or replaces it.
+    tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip()) if args.tasks else profile_tasks
     from matheval.tasks import load_task
 
     for t in tasks:  # unknown task names fail here, before any model loads
@@ -126,5 +133,5 @@ def config_from_args(args: argparse.Namespace):
         temperature=args.temperature, top_p=args.top_p, n=args.n, seed=args.seed,
         data_dir=args.data_dir or str(default_data_dir()), output_dir=args.output_dir,
         run_id=args.run_id, dtype=args.dtype, max_model_len=args.max_model_len,
-        tool_rounds=args.tool_rounds, grader={"percent_compat": True} if args.percent_compat else {},
+        tool_rounds=args.tool_rounds, base_url=args.base_url, grader={"percent_compat": True} if args.percent_compat else {},
     )

@@ -38,6 +38,7 @@ class RunConfig:
     dtype: str = "bfloat16"
     max_model_len: int = 4096
     tool_rounds: int | None = None
+    base_url: str | None = None  # openai backend: the server's /v1 URL
     # Grader overrides applied to every task (e.g. {"percent_compat": True} for ToRA compat).
     grader: dict[str, Any] = field(default_factory=dict)
 
@@ -76,6 +77,8 @@ class Profile(BaseModel):
     tasks: tuple[str, ...] = ()
     # Grader options the protocol implies (e.g. ToRA's percent leniency).
     grader: dict[str, Any] = {}
+    # What the protocol fixes beyond the fields above, and what could not be verified.
+    notes: str | None = None
 
     def style_for(self, task: str) -> str | None:
         return self.styles.get(task, self.styles.get("*"))

@@ -37,6 +37,10 @@ def cot_extract(completion: Completion, plan) -> dict[str, Any] | None:
     return None if ext is None else ext.to_dict()
 
 
+from matheval import tools  # noqa: E402 - tools imports batched_generate from here lazily
+
 MODES: dict[str, Mode] = {
     "cot": Mode(generate=batched_generate, extract=cot_extract),
+    "pot": Mode(generate=tools.pot_generate, extract=tools.pot_extract),
+    "tool": Mode(generate=tools.tool_generate, extract=tools.tool_extract),
 }

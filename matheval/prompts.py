@@ -1,13 +1,15 @@
 """Render prompts: a task's jinja2 template + its few-shot exemplars (data) + the chat template.
 
 Templates live in prompts/ as files (never strings in YAML). A template sees `problem`, `sample`
-(every raw dataset field) and `exemplars` (the list read from the data dir). For the "chat" form
+(every raw dataset field), `exemplars` (the list read from the data dir) and `solutions` (our own
+worked solutions for those exemplars, e.g. programs, when the style names a file). For the "chat" form
 the rendered text is the user turn and the tokenizer's own chat template makes the final string,
 so what is logged is exactly what the model saw.
 """
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,21 @@ def default_style(task: Task, tokenizer: Any) -> str:
     return "fewshot" if "fewshot" in task.prompts else next(iter(task.prompts))
 
 
+def load_solutions(name: str, n_exemplars: int) -> list[str]:
+    """Our own solutions for the data-dir exemplars, one per exemplar index (prompts/exemplars/*.json).
+
+    The questions stay in the pinned data file; only what we wrote lives in the repo, keyed by index,
+    so a missing or extra solution is an error rather than a silently shifted prompt."""
+    path = prompts_dir() / name
+    if not path.is_file():
+        raise UsageError(f"exemplar solutions '{name}' not found in {prompts_dir()}")
+    table = json.loads(path.read_text(encoding="utf-8"))["solutions"]
+    if set(table) != {str(i) for i in range(n_exemplars)}:
+        keys = ", ".join(table)
+        raise UsageError(f"{path}: needs one solution per exemplar index 0..{n_exemplars - 1}; has {keys}")
+    return [table[str(i)].rstrip("\n") for i in range(n_exemplars)]
+
+
 class Renderer:
     """Renders every sample of one task × style; exemplars are read once."""
 
@@ -60,6 +77,7 @@ class Renderer:
         self.task, self.style_name, self.style = task, style_name, style
         self.tmpl = template(style.template)
         self.exemplars = load_exemplars(style.exemplars, data_dir) if style.exemplars else []
+        self.solutions = load_solutions(style.solutions, len(self.exemplars)) if style.solutions else []
         self.tokenizer = tokenizer
         if style.form == "chat" and not has_chat_template(tokenizer):
             raise UsageError(
@@ -68,7 +86,10 @@ class Renderer:
             )
 
     def user_text(self, sample: Sample) -> str:
-        return self.tmpl.render(problem=sample.problem, sample=dict(sample.fields), exemplars=self.exemplars)
+        return self.tmpl.render(
+            problem=sample.problem, sample=dict(sample.fields), exemplars=self.exemplars,
+            solutions=self.solutions,
+        )
 
     def __call__(self, sample: Sample) -> str:
         text = self.user_text(sample)

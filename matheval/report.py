@@ -61,6 +61,8 @@ class RunDir:
                 }
                 for p in plans
             },
+            # The protocol profile as it was when the run started: a profile file can change later.
+            "profile": _profile_record(cfg.profile),
             "matheval_version": __version__,
         }
         _atomic_write(path / "config.json", json.dumps(resolved, indent=2, ensure_ascii=False, default=str))
@@ -81,6 +83,14 @@ class RunDir:
     def results(self) -> list[Result]:
         self._fh.flush()
         return read_results(str(self.path / "samples.jsonl"))
+
+
+def _profile_record(name: str | None) -> dict[str, Any] | None:
+    if not name:
+        return None
+    from matheval.config import load_profile
+
+    return load_profile(name).model_dump(mode="json")
 
 
 def _drop_torn_tail(path: Path) -> None:

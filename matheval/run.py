@@ -140,6 +140,10 @@ def grade(result: Result, p: TaskPlan | None, grader_opts: dict[str, Any]) -> Re
     for ext in result.extractions:
         pred = None if ext is None else ext.get("answer")
         verdicts.append(grading.equivalent(result.gold, pred, **grader_opts).to_dict())
+        if ext is not None and "program_answer" in ext:
+            # Tool-integrated runs: the last program output is graded too (program_top1 in score()).
+            pv = grading.equivalent(result.gold, ext["program_answer"], **grader_opts).to_dict()
+            ext["program_verdict"], ext["program_correct"] = pv, pv["correct"]
     result.verdicts = verdicts
     result.scores, result.vote = score(result, grader_opts)
     return result
@@ -158,8 +162,8 @@ def score(result: Result, grader_opts: dict[str, Any]) -> tuple[dict[str, float]
         return scores, None
     answers = [None if e is None else e.get("answer") for e in sampled]
     ps = metrics.score_problem(answers, result.gold, metrics.default_ks(len(answers)), grader_options=grader_opts)
-    scores.update(ps.scores())
-    return scores, ps.vote_record()
+    scores.update(ps.scores)
+    return scores, ps.vote_record
 
 
 # ---------------------------------------------------------------- run
@@ -204,4 +208,6 @@ def _model_for(cfg: RunConfig) -> str:
 def _backend_options(cfg: RunConfig) -> dict[str, Any]:
     if cfg.backend == "vllm":
         return {"dtype": cfg.dtype, "max_model_len": cfg.max_model_len, "seed": cfg.seed}
+    if cfg.backend == "openai":
+        return {"base_url": cfg.base_url}
     return {}

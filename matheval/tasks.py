@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from matheval.errors import UsageError, did_you_mean
 from matheval.paths import tasks_dir
@@ -29,7 +29,8 @@ class Source(_Strict):
     repo: str
     commit: str
     path: str
-    # Where `matheval data pull` downloads it from (raw file URL at the pinned commit).
+    # Where `matheval data pull` downloads it from; None: derived from repo/commit/path as a raw
+    # file URL under the pull base (GitHub raw content by default).
     url: str | None = None
 
 
@@ -50,6 +51,10 @@ class DataFile(_Strict):
     hub: HubDataset | None = None
     # Said out loud where a copy differs from what people usually call the benchmark.
     note: str | None = None
+    # Set when the file is not a byte-exact copy of one upstream file (joined per-problem files,
+    # a dict turned into JSONL): says how it was made. `matheval data pull` refuses such files
+    # with this text instead of pretending the upstream bytes hash to the pinned sha256.
+    conversion: str | None = None
 
 
 class FieldMap(_Strict):
@@ -75,6 +80,36 @@ class PromptStyle(_Strict):
     max_tokens: int | None = None
     # A system turn for chat forms (None: whatever the tokenizer's chat template does by default).
     system: str | None = None
+    # Our own worked solutions (e.g. programs) for the data-dir exemplars: a JSON file in prompts/
+    # keyed by exemplar index; the template sees them as `solutions`, aligned with `exemplars`.
+    solutions: str | None = None
+    # "pot" mode: the expression whose value, evaluated after the program ran, is the answer.
+    result_expr: str | None = None
+
+    @model_validator(mode="after")
+    def _pot_needs_result(self) -> PromptStyle:
+        if self.mode == "pot" and not self.result_expr:
+            raise ValueError("a 'pot' style needs result_expr (e.g. 'solution()' or 'answer')")
+        if self.solutions and not self.exemplars:
+            raise ValueError("'solutions' are zipped with 'exemplars'; give both")
+        return self
+
+
+class Lint(_Strict):
+    """What the task lint test checks beyond "every gold parses", and the documented exceptions.
+
+    A reference solution's final answer is extracted with `solution_extractor` and must be graded
+    correct against the gold; a task whose dataset has a solution field that cannot be checked
+    that way says why in `no_solution_check`. Exceptions are listed by sample id with a reason,
+    never skipped silently: an id listed here that no longer fails is a lint error too.
+    """
+
+    solution_extractor: str | None = None
+    no_solution_check: str | None = None
+    # id -> why this gold does not parse with the grader (e.g. a prose answer).
+    gold_issues: dict[str, str] = Field(default_factory=dict)
+    # id -> why the reference solution's own final answer is not graded equal to the gold.
+    solution_issues: dict[str, str] = Field(default_factory=dict)
 
 
 class Generation(_Strict):
@@ -99,6 +134,7 @@ class Task(_Strict):
     grader: dict[str, Any] = Field(default_factory=dict)
     extract: dict[str, Any] = Field(default_factory=dict)
     generation: Generation = Generation()
+    lint: Lint = Lint()
     notes: str | None = None
 
     def style(self, name: str) -> PromptStyle:

@@ -239,3 +239,45 @@ def test_scores_dict_for_the_sample_log():
     record = scored.vote_record
     assert record["answer"] == "2" and record["votes"] == 2 and record["abstained"] == 1
     assert [c["size"] for c in record["clusters"]] == [2, 1]
+
+
+# ------------------------------------------------------------------ with the real grader
+
+
+def _real_grading():
+    grading = pytest.importorskip("matheval.grading")
+    if not hasattr(grading, "equivalent"):
+        pytest.skip("matheval.grading does not export equivalent yet")
+    return grading
+
+
+def test_public_api_with_the_real_grader():
+    _real_grading()
+    from matheval import maj_at_k as top_maj_at_k
+    from matheval import majority_vote as top_majority_vote
+    from matheval import pass_at_k as top_pass_at_k
+
+    answers = ["0.5", "3", "\\frac{1}{2}", "3", "1/2", "\\dfrac{1}{2}", None]
+    assert top_majority_vote(answers) == "0.5"
+    assert top_maj_at_k(answers, "\\frac12", 7) == 1.0
+    assert top_pass_at_k(7, 4, 4) == 1.0
+    scored = score_problem(answers, "\\frac12")
+    assert scored.cluster_sizes == (4, 2) and scored.vote_correct
+    assert [v.status for v in scored.sample_verdicts][:2] == ["correct", "incorrect"]
+    assert scored.sample_verdicts[-1].status == "no_answer"
+
+
+def test_real_grader_maj_at_k_equals_brute_force():
+    grading = _real_grading()
+    rng = random.Random(11)
+    pool = ["1/2", "0.5", "\\frac{1}{2}", "3", "3.0", "x = 7", "7", "\\sqrt{4}", None]
+    gold = "\\frac12"
+    for _ in range(12):
+        answers = [rng.choice(pool) for _ in range(rng.randint(2, 7))]
+        scored = score_problem(answers, gold, range(1, len(answers) + 1))
+        for k in range(1, len(answers) + 1):
+            hits = []
+            for subset in itertools.combinations(range(len(answers)), k):
+                vote = majority_vote([answers[i] for i in subset])
+                hits.append(vote is not None and grading.equivalent(gold, vote).correct)
+            assert scored.maj_at[k] == pytest.approx(sum(hits) / len(hits), abs=1e-12)

@@ -181,3 +181,16 @@ def test_load_scores_rejects_duplicates_and_missing_files(tmp_path):
         load_scores(dup)
     with pytest.raises(UsageError):
         load_scores(tmp_path / "nope")
+
+
+def test_k_curve_plot_is_written(tmp_path):
+    from matheval.kcurves import k_curves, plot_k_curves
+
+    scores = _frame({"math": {"top1": [1, 0, 1], "maj@1": [1, 0, 0.5], "maj@2": [1, 0, 1],
+                              "pass@1": [1, 0, 0.5], "pass@2": [1, 0, 1]}})
+    summary = summarize(scores)
+    curves = k_curves(summary)["math"]
+    assert [k for k, *_ in curves["maj"]] == [1, 2] and curves["top1"][0][1] == pytest.approx(2 / 3)
+    out = plot_k_curves(summary, tmp_path / "k.png")
+    assert out is not None and out.read_bytes()[:4] == b"\x89PNG"
+    assert plot_k_curves(summarize(_frame({"math": {"top1": [1, 0]}})), tmp_path / "none.png") is None

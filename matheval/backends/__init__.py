@@ -56,6 +56,10 @@ def make_backend(name: str, model: str, **options) -> Backend:
         from matheval.backends.vllm import VLLMBackend
 
         return VLLMBackend(model, **options)
+    if name == "openai":
+        from matheval.backends.openai import OpenAIBackend
+
+        return OpenAIBackend(model, **options)
     if name == "replay":
         from matheval.backends.replay import ReplayBackend
 
@@ -65,7 +69,7 @@ def make_backend(name: str, model: str, **options) -> Backend:
     raise UsageError(f"unknown backend '{name}'{did_you_mean(name, BACKENDS)}")
 
 
-BACKENDS = ("vllm", "replay")
+BACKENDS = ("vllm", "openai", "replay")
 
 
 def check_backend_importable(name: str) -> None:

@@ -119,7 +119,10 @@ class VLLMBackend:
             # One batched submission; step the engine ourselves so each finished request is
             # handed back (and written to disk) as soon as it completes.
             ids = llm.enqueue(list(prompts), sp, use_tqdm=False)
-            index = {rid: i for i, rid in enumerate(ids)}
+            # Outputs carry the external id without the random suffix enqueue() adds ("7-1a2b" → "7").
+            index = {}
+            for i, rid in enumerate(ids):
+                index[rid] = index[rid.split("-", 1)[0]] = i
             engine = llm.llm_engine
             from tqdm import tqdm
 

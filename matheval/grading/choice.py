@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from .latex import find_boxes
-from .types import Extraction
+from .records import Extraction
 
 _ANCHORS = (
     r"answer\s*(?:is|:)\s*:?\s*(?:option\s*|choice\s*)?",
@@ -26,7 +26,7 @@ def choice_letter(answer: str, choices: str = "ABCDE") -> str | None:
     m = re.fullmatch(rf"\(?([{letters}])\)?\.?", s)
     if m:
         return m.group(1)
-    m = re.match(rf"\(([{letters}])\)|([{letters}])[.):]\s", s)
+    m = re.match(rf"\(([{letters}])\)|([{letters}])[.):](?![A-Za-z])", s)
     if m:
         return m.group(1) or m.group(2)
     return None

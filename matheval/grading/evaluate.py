@@ -36,7 +36,7 @@ class Undefined(ValueError):
     """Division by zero or a domain error at a sample point."""
 
 
-_TOKEN_RE = re.compile(r"\s*(?:(\d+\.?\d*|\.\d+)|(\\[a-zA-Z]+|\\[^a-zA-Z])|([a-zA-Z])|([-+*/^_!()\[\]{}|'.]))")
+_TOKEN_RE = re.compile(r"\s*(?:(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+)|(\\[a-zA-Z]+|\\[^a-zA-Z])|([a-zA-Z])|([-+*/^_!()\[\]{}|'.]))")
 
 _FUNCS = {
     "sin": cmath.sin, "cos": cmath.cos, "tan": cmath.tan, "cot": lambda z: 1 / cmath.tan(z),
@@ -293,11 +293,12 @@ class _Parser:
         if val in ("(", "{", "["):
             arg = self.primary()
         else:
-            arg = self.postfix()
+            # "\sin 2x^2" is sin(2x^2): the argument is the run of factors up to an operator.
+            arg = self.power()
             while True:
                 kind, val = self.peek()
                 if kind in ("num", "let") or (kind == "cmd" and val[1:] not in _FUNCS and self._starts_primary(kind, val)):
-                    arg = ("mul", arg, self.postfix())
+                    arg = ("mul", arg, self.power())
                 else:
                     break
         node: tuple = ("fn", name, arg)
@@ -311,10 +312,17 @@ class _Parser:
 # --- evaluation ------------------------------------------------------------------------------
 
 
+NEGATIVE_POINT = N_POINTS  # one more sample with every variable negative: tells |x| from x
+
+
 def sample_point(name: str, index: int) -> Fraction:
-    """The value variable `name` takes at sample `index`: rational, in (0.3, 3), same in every process."""
+    """The value variable `name` takes at sample `index`: rational, in (0.3, 3), same in every process.
+
+    Index NEGATIVE_POINT gives a negative value, used only where both sides are real there.
+    """
     h = zlib.crc32(name.encode())
-    return Fraction(40 + (h + 37 * index) % 97, 53 + 7 * index)
+    value = Fraction(40 + (h + 37 * index) % 97, 53 + 7 * index)
+    return -value if index == NEGATIVE_POINT else value
 
 
 def evaluate(expr: Expr, index: int = 0) -> Value:

@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable
 
 from .latex import find_boxes, halfwidth
-from .types import Extraction
+from .records import Extraction
 
 MAX_ANSWER_CHARS = 2000
 
@@ -34,7 +34,8 @@ _THINK_OPEN = "<think>"
 _THINK_CLOSE = "</think>"
 
 _MINERVA_RE = re.compile(r"final answer is\s*:?\s*", re.IGNORECASE)
-_HASH_RE = re.compile(r"####\s*")
+# "#### 72" ends a GSM8K solution; "#### Step 1" is a markdown heading.
+_HASH_RE = re.compile(r"####\s*(?=[-+$\\\d.])")
 _ANSWER_IS_RE = re.compile(
     r"(?:answer\s*(?:is|was|would be|should be)|answer\s*[:=])[\s*:]*", re.IGNORECASE
 )
@@ -121,7 +122,7 @@ def _take_statement(text: str, start: int, method: str) -> Extraction | None:
     begin = start + lead
     for opener, closer in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
         if rest.startswith(opener):
-            end = rest.find(closer, len(opener))
+            end = _find_unescaped(rest, closer, len(opener))
             if end > len(opener):
                 inner = rest[len(opener) : end]
                 boxes = find_boxes(inner)
@@ -144,6 +145,14 @@ def _take_statement(text: str, start: int, method: str) -> Extraction | None:
     if answer.startswith("$") and answer.endswith("$") and len(answer) > 1:
         answer = answer.strip("$")
     return _make(answer, method, begin, begin + end)
+
+
+def _find_unescaped(text: str, token: str, start: int) -> int:
+    """Index of `token` at or after `start` that is not escaped (``\\$`` is a dollar sign)."""
+    pos = text.find(token, start)
+    while pos > 0 and text[pos - 1] == "\\" and token == "$":
+        pos = text.find(token, pos + 1)
+    return pos
 
 
 def _last_number(text: str) -> Extraction | None:

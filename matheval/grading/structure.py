@@ -14,7 +14,7 @@ from .latex import enclosed_by, split_top_level
 from .normalize import strip_decorations
 
 _RELATIONS = ("\\le", "\\ge", "\\ne", "\\approx", "\\equiv", "=", "<", ">")
-_CONNECTIVES = ("\\text{and}", "\\text{or}", "\\text{or }", " and ", " or ", "\\quad")
+_CONNECTIVES = ("\\text{and}", "\\text{or}", " and ", " or ")
 _MATRIX_RE = re.compile(
     r"^\\begin\{(?P<env>[pbvBV]?matrix|smallmatrix|array)\}(?:\{[^{}]*\})?(?P<body>.*)\\end\{(?P=env)\}$",
     re.DOTALL,
@@ -95,8 +95,10 @@ def _parse(s: str, answer_type: str, depth: int) -> Node:
     parts = [p for p in split_top_level(s, _CONNECTIVES) if p.strip()]
     if len(parts) > 1:
         return Node("list", items=tuple(_parse(p, answer_type, depth + 1) for p in parts))
-    if s.startswith("\\in") and not s[3:4].isalpha():
-        return _parse(s[3:], answer_type, depth + 1)
+    parts = split_top_level(s, ("\\in",))
+    if len(parts) == 2 and parts[1].strip():
+        # "x \in [1, 2)": the answer is the set on the right.
+        return _parse(parts[1], answer_type, depth + 1)
     parts = split_top_level(s, (",",))
     if len(parts) > 1:
         return _comma_list(parts, answer_type, depth)

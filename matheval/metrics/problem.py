@@ -102,7 +102,7 @@ def score_problem(
     group_ok = [truth(v) for v in verdicts]
 
     wrong = [g for g, ok in enumerate(group_ok) if not ok]
-    if any(group_ok) and len(wrong) > 1:
+    if len(wrong) > 1:
         calls_box = [0]
 
         def same(a: str, b: str) -> bool:

@@ -112,7 +112,7 @@ def _locked_flags(path: str) -> int:
     return sum(ms for st, ms in pairs if f & st)
 
 
-def _bind_ro(src: str, dst: str) -> None:
+def _bind_ro(src: str, dst: str, nodev: bool = True) -> None:
     if os.path.isdir(src):
         os.makedirs(dst, exist_ok=True)
     else:
@@ -125,7 +125,7 @@ def _bind_ro(src: str, dst: str) -> None:
         if e.errno != errno.EINVAL:
             raise
         mount(src, dst, None, MS_BIND | MS_REC)
-    flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | _locked_flags(src)
+    flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | (MS_NODEV if nodev else 0) | _locked_flags(src)
     mount(None, dst, None, flags)
 
 
@@ -156,7 +156,7 @@ def build_root(new_root: str, binds: list[str], tmp_mb: int) -> None:
             _bind_ro(path, dst)
     for name in DEVICES:
         if os.path.exists(f"/dev/{name}"):
-            _bind_ro(f"/dev/{name}", f"{new_root}/dev/{name}")
+            _bind_ro(f"/dev/{name}", f"{new_root}/dev/{name}", nodev=False)
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"), ("shm", "/tmp")):
         os.symlink(target, f"{new_root}/dev/{name}")

@@ -1,0 +1,78 @@
+"""Sandbox throughput: executions per second of a trivial program, and what one sandboxed execution
+costs over a bare `subprocess.run([python, "-c", code])`, all measured in one run.
+
+    python bench/sandbox.py [-n 60] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from matheval.sandbox import run_code, run_many
+
+CODE = "print(sum(range(10)))"
+
+
+def _timed(fn: Callable[[], object], n: int) -> list[float]:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def _bare() -> None:
+    subprocess.run([sys.executable, "-c", CODE], capture_output=True, check=True)
+
+
+def _bare_isolated() -> None:
+    subprocess.run([sys.executable, "-I", "-S", "-c", CODE], capture_output=True, check=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=60, help="executions per measurement")
+    parser.add_argument("--workers", type=int, default=2, help="threads for the run_many measurement")
+    args = parser.parse_args()
+
+    probe = run_code(CODE)
+    assert probe.ok, probe
+    print(f"python {sys.version.split()[0]}, isolation: {probe.isolation}")
+    for fn in (_bare, lambda: run_code(CODE), lambda: run_code(CODE, isolation="fallback")):
+        fn()  # warm the page cache and the layout probe
+
+    rows = [
+        ("bare subprocess.run([python, '-c', code])", _timed(_bare, args.n)),
+        ("bare subprocess.run([python, '-I', '-S', '-c', code])", _timed(_bare_isolated, args.n)),
+        ("run_code, namespaces", _timed(lambda: run_code(CODE), args.n)),
+        ("run_code, fallback", _timed(lambda: run_code(CODE, isolation="fallback"), args.n)),
+    ]
+    base = statistics.median(rows[0][1])
+    print(f"\n{'sequential, one at a time':55s} {'median ms':>9s} {'p90 ms':>7s} {'exec/s':>7s} {'x bare':>7s}")
+    for name, times in rows:
+        med = statistics.median(times)
+        p90 = sorted(times)[int(0.9 * len(times)) - 1]
+        print(f"{name:55s} {med * 1e3:9.1f} {p90 * 1e3:7.1f} {1 / med:7.1f} {med / base:7.2f}")
+
+    print(f"\nparallel, {args.workers} workers, {args.n} executions")
+    start = time.perf_counter()
+    with ThreadPoolExecutor(args.workers) as pool:
+        list(pool.map(lambda _: _bare(), range(args.n)))
+    bare_rate = args.n / (time.perf_counter() - start)
+    start = time.perf_counter()
+    results = run_many([CODE] * args.n, max_workers=args.workers)
+    rate = args.n / (time.perf_counter() - start)
+    assert all(r.ok for r in results)
+    print(f"{'bare subprocess.run':55s} {bare_rate:7.1f} exec/s")
+    print(f"{'run_many':55s} {rate:7.1f} exec/s ({bare_rate / rate:.2f}x the time of bare)")
+
+
+if __name__ == "__main__":
+    main()

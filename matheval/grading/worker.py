@@ -1,0 +1,213 @@
+"""A small pool of killable sympy processes: the hard time limit of the symbolic step.
+
+`signal.alarm` only works in the main thread and cannot interrupt C code; a child process can be
+killed from anywhere. Each worker is a plain subprocess (not multiprocessing) speaking JSON lines,
+so it also starts from daemonic pool workers, which multiprocessing forbids to have children. A
+worker that misses its deadline is killed and replaced on the next call. After `os.fork` the
+child forgets the parent's workers and starts its own.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+STARTUP_TIMEOUT = 60.0  # importing sympy on a loaded 2-core machine; not charged to a comparison
+_SCRIPT = Path(__file__).with_name("_sympy_worker.py")
+_ids = itertools.count(1)
+# -P (3.11+): do not put the script's folder first on sys.path, where sibling modules could
+# shadow the standard library.
+_FLAGS = ("-u", "-P") if sys.version_info >= (3, 11) else ("-u",)
+
+
+class WorkerError(RuntimeError):
+    """The worker process died or answered garbage."""
+
+
+class _Worker:
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable or "python3", *_FLAGS, str(_SCRIPT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            bufsize=0,
+            close_fds=True,
+        )
+        self.buffer = b""
+        ready = self._read_line(time.monotonic() + STARTUP_TIMEOUT)
+        if ready is None or not ready.get("ready"):
+            self.kill()
+            raise WorkerError("sympy worker did not start")
+
+    def request(self, payload: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+        """The reply, or None after killing the worker when `timeout` seconds pass first."""
+        deadline = time.monotonic() + timeout
+        rid = next(_ids)
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write((json.dumps({**payload, "id": rid}) + "\n").encode())
+        except (BrokenPipeError, OSError) as exc:
+            self.kill()
+            raise WorkerError(f"worker pipe closed: {exc}") from exc
+        reply = self._read_line(deadline)
+        if reply is None:
+            self.kill()
+            return None
+        if reply.get("id") != rid:
+            self.kill()
+            raise WorkerError("out-of-order reply")
+        return reply
+
+    def _read_line(self, deadline: float) -> dict[str, Any] | None:
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                return None
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                self.kill()
+                raise WorkerError("worker exited")
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        try:
+            return json.loads(line)
+        except ValueError as exc:
+            self.kill()
+            raise WorkerError("unreadable reply") from exc
+
+    def kill(self) -> None:
+        # Only this worker's own pid is signalled.
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                stream.close()
+
+    def close(self) -> None:
+        """Polite shutdown: EOF on stdin ends the worker's read loop."""
+        try:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+            self.proc.wait(timeout=2)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        self.kill()
+
+
+class _Pool:
+    def __init__(self, size: int) -> None:
+        self.pid = os.getpid()
+        self.slots = threading.BoundedSemaphore(size)
+        self.lock = threading.Lock()
+        self.idle: list[_Worker] = []
+        self.all: set[_Worker] = set()
+
+    def call(self, payload: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+        with self.slots:
+            with self.lock:
+                w = self.idle.pop() if self.idle else None
+            if w is None:
+                w = _Worker()
+                with self.lock:
+                    self.all.add(w)
+            try:
+                reply = w.request(payload, timeout)
+            except WorkerError:
+                with self.lock:
+                    self.all.discard(w)
+                raise
+            with self.lock:
+                if reply is None:
+                    self.all.discard(w)
+                else:
+                    self.idle.append(w)
+            return reply
+
+    def shutdown(self) -> None:
+        with self.lock:
+            workers, self.all, self.idle = list(self.all), set(), []
+        for w in workers:
+            w.close()
+
+    def forget(self) -> None:
+        """In a forked child: drop the parent's workers without signalling them."""
+        for w in self.all:
+            for stream in (w.proc.stdin, w.proc.stdout):
+                if stream is not None:
+                    try:
+                        stream.close()
+                    except OSError:
+                        pass
+            w.proc.returncode = 0  # keeps Popen.__del__ from touching the parent's process
+        self.all, self.idle = set(), []
+
+
+_POOL: _Pool | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def pool_size() -> int:
+    try:
+        return max(1, int(os.environ.get("MATHEVAL_GRADER_WORKERS", "2")))
+    except ValueError:
+        return 2
+
+
+def _pool() -> _Pool:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL.pid != os.getpid():
+            _POOL = _Pool(pool_size())
+        return _POOL
+
+
+def call(payload: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+    """Send one request to a worker; None on timeout, {"error": ...} if the worker broke."""
+    try:
+        return _pool().call(payload, timeout)
+    except WorkerError as exc:
+        return {"error": str(exc)}
+
+
+def warm_up() -> None:
+    """Start one worker now, so the first symbolic comparison does not pay sympy's import."""
+    call({"op": "ping"}, STARTUP_TIMEOUT)
+
+
+def shutdown() -> None:
+    global _POOL
+    with _POOL_LOCK:
+        pool, _POOL = _POOL, None
+    if pool is not None and pool.pid == os.getpid():
+        pool.shutdown()
+
+
+def _after_fork_in_child() -> None:
+    global _POOL, _POOL_LOCK
+    _POOL_LOCK = threading.Lock()  # a lock held by another parent thread would never be released
+    if _POOL is not None:
+        _POOL.forget()
+    _POOL = None
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(shutdown)

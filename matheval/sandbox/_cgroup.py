@@ -1,0 +1,121 @@
+"""Optional whole-run caps via a cgroup nested under the harness's own (usually needs root): memory
+for all the run's processes together, and a process count. rlimits are per process, so without this a
+program that forks N children can use N x memory_mb. Missing or read-only cgroupfs: silently skipped."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+_counter = itertools.count()
+_lock = threading.Lock()
+
+
+def _mounts() -> tuple[dict[str, str], str | None]:
+    v1: dict[str, str] = {}
+    v2 = None
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            _, where, fstype, opts, *_ = line.split()
+            if fstype == "cgroup":
+                for opt in opts.split(","):
+                    if opt in ("memory", "pids"):
+                        v1[opt] = where
+            elif fstype == "cgroup2":
+                v2 = where
+    return v1, v2
+
+
+def _own_paths() -> dict[str, str]:
+    paths: dict[str, str] = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            for c in controllers.split(",") if controllers else [""]:
+                paths[c] = path
+    return paths
+
+
+def _write(path: str, value: str) -> None:
+    with open(path, "w") as f:
+        f.write(value)
+
+
+@dataclass(frozen=True)
+class Cgroup:
+    dirs: tuple[str, ...]
+    memory_dir: str | None
+    v2: bool
+
+    @property
+    def procs_files(self) -> list[str]:
+        return [os.path.join(d, "cgroup.procs") for d in self.dirs]
+
+    def oom_killed(self) -> bool:
+        if self.memory_dir is None:
+            return False
+        name = "memory.events" if self.v2 else "memory.oom_control"
+        try:
+            with open(os.path.join(self.memory_dir, name)) as f:
+                fields = dict(line.split() for line in f if len(line.split()) == 2)
+        except OSError:
+            return False
+        return int(fields.get("oom_kill", "0")) > 0
+
+    def remove(self) -> None:
+        # A cgroup can be removed only once its last task is gone; exits may lag a few ms.
+        for d in self.dirs:
+            for _ in range(50):
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)
+
+
+def create(memory_bytes: int, max_pids: int) -> Cgroup | None:
+    """Make a fresh cgroup with both caps, or return None when that is not possible here."""
+    if not os.path.exists("/proc/self/cgroup"):
+        return None
+    try:
+        v1, v2 = _mounts()
+        own = _own_paths()
+    except (OSError, ValueError):
+        return None
+    with _lock:
+        name = f"matheval-sandbox-{os.getpid()}-{next(_counter)}"
+    made: list[str] = []
+    try:
+        if "memory" in v1 and "pids" in v1:
+            mem = f"{v1['memory']}{own.get('memory', '/')}".rstrip("/") + "/" + name
+            pids = f"{v1['pids']}{own.get('pids', '/')}".rstrip("/") + "/" + name
+            os.mkdir(mem)
+            made.append(mem)
+            os.mkdir(pids)
+            made.append(pids)
+            _write(f"{mem}/memory.limit_in_bytes", str(memory_bytes))
+            _write(f"{pids}/pids.max", str(max_pids))
+            return Cgroup(tuple(made), mem, v2=False)
+        if v2 is not None:
+            parent = f"{v2}{own.get('', '/')}".rstrip("/")
+            with open(f"{parent}/cgroup.subtree_control") as f:
+                enabled = f.read().split()
+            if "memory" not in enabled or "pids" not in enabled:
+                return None
+            d = f"{parent}/{name}"
+            os.mkdir(d)
+            made.append(d)
+            _write(f"{d}/memory.max", str(memory_bytes))
+            if os.path.exists(f"{d}/memory.swap.max"):
+                _write(f"{d}/memory.swap.max", "0")
+            _write(f"{d}/pids.max", str(max_pids))
+            return Cgroup(tuple(made), d, v2=True)
+    except OSError:
+        Cgroup(tuple(made), None, False).remove()
+        return None
+    return None
