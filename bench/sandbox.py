@@ -55,7 +55,9 @@ def main() -> None:
         ("run_code, fallback", _timed(lambda: run_code(CODE, isolation="fallback"), args.n)),
     ]
     base = statistics.median(rows[0][1])
-    print(f"\n{'sequential, one at a time':55s} {'median ms':>9s} {'p90 ms':>7s} {'exec/s':>7s} {'x bare':>7s}")
+    print(
+        f"\n{'sequential, one at a time':55s} {'median ms':>9s} {'p90 ms':>7s} {'exec/s':>7s} {'x bare':>7s}"
+    )
     for name, times in rows:
         med = statistics.median(times)
         p90 = sorted(times)[int(0.9 * len(times)) - 1]

@@ -221,10 +221,25 @@ def markdown_table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _plot(summary: dict[str, Any], path: Path) -> None:
+    import pandas as pd
+
+    from matheval.kcurves import plot_k_curves
+
+    rows = [
+        (task, metric, m["n"], m["value"], m["ci_low"], m["ci_high"])
+        for task, t in summary["tasks"].items()
+        for metric, m in t["metrics"].items()
+    ]
+    plot_k_curves(pd.DataFrame(rows, columns=["task", "metric", "n", "mean", "lo", "hi"]), path,
+                  title=str(summary["model"]))
+
+
 def report(summary: dict[str, Any], run: RunDir) -> None:
     _atomic_write(run.path / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
     table = markdown_table(summary)
     _atomic_write(run.path / "summary.md", table + "\n")
     append_leaderboard(leaderboard_rows(summary), run.path.parent / "leaderboard.csv")
+    _plot(summary, run.path / "kcurves.png")
     print(table)
     print(f"\nresults: {run.path}")

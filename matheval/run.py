@@ -136,34 +136,40 @@ def extract(result: Result, p: TaskPlan) -> Result:
 
 
 def grade(result: Result, p: TaskPlan | None, grader_opts: dict[str, Any]) -> Result:
-    verdicts = []
-    for ext in result.extractions:
-        pred = None if ext is None else ext.get("answer")
-        verdicts.append(grading.equivalent(result.gold, pred, **grader_opts).to_dict())
+    """Verdicts for every completion, then per-problem scores (top1, and maj@k/pass@k if sampled).
+
+    Sampled completions are graded once per distinct answer inside `metrics.score_problem`
+    (equal canonical keys share a verdict), not once per completion.
+    """
+    greedy = [i for i, c in enumerate(result.completions) if c.greedy]
+    sampled = [i for i, c in enumerate(result.completions) if not c.greedy]
+    verdicts: list[dict[str, Any] | None] = [None] * len(result.completions)
+    for i in greedy:
+        verdicts[i] = grading.equivalent(result.gold, _answer(result.extractions[i]), **grader_opts).to_dict()
+    scores: dict[str, float] = {}
+    if greedy:
+        scores["top1"] = float(verdicts[greedy[0]]["correct"])
+    result.vote = None
+    if sampled:
+        answers = [_answer(result.extractions[i]) for i in sampled]
+        ps = metrics.score_problem(answers, result.gold, metrics.default_ks(len(answers)), grader_options=grader_opts)
+        for i, v in zip(sampled, ps.sample_verdicts):
+            verdicts[i] = v.to_dict()
+        scores.update(ps.scores)
+        result.vote = ps.vote_record
+    for i, ext in enumerate(result.extractions):  # tool/program modes: the program's own answer
         if ext is not None and "program_answer" in ext:
-            # Tool-integrated runs: the last program output is graded too (program_top1 in score()).
             pv = grading.equivalent(result.gold, ext["program_answer"], **grader_opts).to_dict()
-            ext["program_verdict"], ext["program_correct"] = pv, pv["correct"]
-    result.verdicts = verdicts
-    result.scores, result.vote = score(result, grader_opts)
+            ext["program_verdict"] = pv
+            if i == (greedy[0] if greedy else 0):
+                scores["program_top1"] = float(pv["correct"])
+    result.verdicts = verdicts  # type: ignore[assignment]
+    result.scores = scores
     return result
 
 
-def score(result: Result, grader_opts: dict[str, Any]) -> tuple[dict[str, float], dict | None]:
-    """Per-problem metric values; top1 is always the first (greedy) completion."""
-    scores: dict[str, float] = {}
-    if result.verdicts:
-        scores["top1"] = float(result.verdicts[0]["correct"])
-    for comp, ext in zip(result.completions, result.extractions):
-        if comp.rounds is not None and ext is not None and "program_answer" in ext:
-            scores.setdefault("program_top1", float(bool(ext.get("program_correct"))))
-    sampled = [e for c, e in zip(result.completions, result.extractions) if not c.greedy]
-    if not sampled:
-        return scores, None
-    answers = [None if e is None else e.get("answer") for e in sampled]
-    ps = metrics.score_problem(answers, result.gold, metrics.default_ks(len(answers)), grader_options=grader_opts)
-    scores.update(ps.scores)
-    return scores, ps.vote_record
+def _answer(ext: dict[str, Any] | None) -> str | None:
+    return None if ext is None else ext.get("answer")
 
 
 # ---------------------------------------------------------------- run

@@ -76,3 +76,31 @@ def test_greedy_is_reproducible(two_runs):
     a = {r.key: (r.completions[0].text, r.extractions[0]) for r in read_results(str(first / "samples.jsonl"))}
     b = {r.key: (r.completions[0].text, r.extractions[0]) for r in read_results(str(second / "samples.jsonl"))}
     assert a == b
+
+
+def test_ci_regression_check_against_committed_baseline(two_runs):
+    """The project's own CI check: the embedded model on the fixed subset vs results/baselines/.
+
+    Refresh (after an intended change): run CI_ARGS with --run-id ci, then
+    `matheval check --baseline results/baselines/smollm2-135m-instruct-ci.jsonl results/ci --update`.
+    """
+    _, (first, _) = two_runs
+    baseline = REPO / "results" / "baselines" / "smollm2-135m-instruct-ci.jsonl"
+    proc = _matheval("check", "--baseline", str(baseline), str(first))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "no significant regression" in proc.stdout
+
+
+def test_check_flags_a_real_regression(two_runs, tmp_path):
+    # Same problems, every greedy answer made wrong: a drop the check must catch (exit 1).
+    _, (first, _) = two_runs
+    worse = tmp_path / "worse.jsonl"
+    base = tmp_path / "base.jsonl"
+    lines = [json.loads(line) for line in (first / "samples.jsonl").read_text().splitlines()]
+    base.write_text("".join(json.dumps({"task": r["task"], "id": r["id"], "scores": {"top1": 1.0}}) + "\n"
+                            for r in lines))
+    worse.write_text("".join(json.dumps({"task": r["task"], "id": r["id"], "scores": {"top1": 0.0}}) + "\n"
+                             for r in lines))
+    proc = _matheval("check", "--baseline", str(base), str(worse))
+    assert proc.returncode == 1
+    assert "REGRESSION gsm8k top1" in proc.stdout

@@ -138,11 +138,11 @@ def test_score_problem_grader_calls():
     assert scored.n_correct == 40
 
 
-def test_no_pairwise_calls_when_nothing_is_correct():
-    grader = FakeGrader()
-    scored = score_problem([str(i) for i in range(64)], "100", equiv=grader, key=fake_key)
-    assert grader.calls == 64
-    assert scored.maj_at[64] == 0.0 and scored.pass_at[64] == 0.0
+def test_all_wrong_still_names_the_merged_wrong_winner():
+    answers = ["7", "3", "3.0", "7", "3.0"]
+    scored = _score(answers, "100")
+    assert scored.vote == "3" == majority_vote(answers, equiv=FakeGrader(), key=fake_key)
+    assert scored.maj_at[5] == 0.0 and scored.pass_at[5] == 0.0
 
 
 def test_split_wrong_answer_outvotes_when_merged():

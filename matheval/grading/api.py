@@ -12,16 +12,16 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
+from . import worker
 from .choice import choice_letter
 from .compare import compare
 from .evaluate import TooLarge, Undefined, Unsupported, evaluate, parse_expression
 from .extract import MAX_ANSWER_CHARS, extract_answer
 from .latex import nesting_depth
 from .normalize import normalize
-from .structure import Node, parse_structure
 from .records import Extraction, GraderOptions, Verdict, resolve_options
+from .structure import Node, parse_structure
 from .values import Abort, Context, is_text, text_key
-from . import worker
 
 MAX_DEPTH = 30
 _LETTERS = "ABCDEFGHIJ"
@@ -32,7 +32,9 @@ def _norm(text: str) -> str:
     return normalize(text)
 
 
-def equivalent(gold: str, pred: str | None, options: GraderOptions | None = None, **overrides: Any) -> Verdict:
+def equivalent(
+    gold: str, pred: str | None, options: GraderOptions | None = None, **overrides: Any
+) -> Verdict:
     """Is `pred` a correct answer for reference `gold`? Gold first, and the order matters.
 
     The gold is trusted and decides the rules: its shape picks the comparison (a set is matched
@@ -52,7 +54,14 @@ def equivalent(gold: str, pred: str | None, options: GraderOptions | None = None
     if not pred.strip():
         return Verdict(False, "no_answer", "none", gold_norm, "", "empty answer")
     if len(pred) > MAX_ANSWER_CHARS:
-        return Verdict(False, "unparsable", "guard", gold_norm, pred[:80] + "...", f"longer than {MAX_ANSWER_CHARS} chars")
+        return Verdict(
+            False,
+            "unparsable",
+            "guard",
+            gold_norm,
+            pred[:80] + "...",
+            f"longer than {MAX_ANSWER_CHARS} chars",
+        )
     if _has_binary(pred):
         return Verdict(False, "unparsable", "guard", gold_norm, pred[:80], "control or unassigned characters")
     pred_norm = _norm(pred)
@@ -93,7 +102,8 @@ def _deciding_rule(rules: list[str], ok: bool) -> str:
 
 def _has_binary(s: str) -> bool:
     return any(
-        unicodedata.category(c) in ("Cc", "Cn", "Cs", "Co") and c not in "\n\t\r" for c in s[:MAX_ANSWER_CHARS]
+        unicodedata.category(c) in ("Cc", "Cn", "Cs", "Co") and c not in "\n\t\r"
+        for c in s[:MAX_ANSWER_CHARS]
     )
 
 

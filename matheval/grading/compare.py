@@ -68,7 +68,7 @@ def _compare_sequences(g: Node, p: Node, ctx: Context) -> bool:
         raise Abort("unparsable", f"more than {MAX_ITEMS} items", "guard")
     ordered = g.kind in ("tuple", "blanks") and not ctx.options.unordered
     if ordered:
-        ok = all(compare(a, b, ctx) for a, b in zip(g_items, p_items))
+        ok = all(compare(a, b, ctx) for a, b in zip(g_items, p_items, strict=True))
     else:
         ok = _matching(g_items, p_items, lambda a, b: compare(a, b, ctx))
     return ctx.decide(rule, ok)
@@ -124,10 +124,10 @@ def _compare_matrix(g: Node, p: Node, ctx: Context) -> bool:
         return ctx.decide("matrix", False, "not a matrix")
     if len(gr) == 1 and len(pr) > 1 and all(len(r) == 1 for r in pr):
         gr = [(x,) for x in gr[0]]  # (a, b) against a column vector
-    shape_ok = len(gr) == len(pr) and all(len(a) == len(b) for a, b in zip(gr, pr))
+    shape_ok = len(gr) == len(pr) and all(len(a) == len(b) for a, b in zip(gr, pr, strict=True))
     if not shape_ok:
         return ctx.decide("matrix", False, "shapes differ")
-    ok = all(compare(a, b, ctx) for ra, rb in zip(gr, pr) for a, b in zip(ra, rb))
+    ok = all(compare(a, b, ctx) for ra, rb in zip(gr, pr, strict=True) for a, b in zip(ra, rb, strict=True))
     return ctx.decide("matrix", ok)
 
 
@@ -204,7 +204,7 @@ def _compare_relations(g: Node, p: Node, ctx: Context) -> bool:
     flipped = Node("rel", items=p.items[::-1], ops=tuple(_FLIP.get(o, o) for o in p.ops[::-1]))
     for cand in (p, flipped):
         if cand.ops == g.ops and len(cand.items) == len(g.items):
-            if all(compare(a, b, ctx) for a, b in zip(g.items, cand.items)):
+            if all(compare(a, b, ctx) for a, b in zip(g.items, cand.items, strict=True)):
                 return ctx.decide("inequality", True)
     return ctx.decide("inequality", False)
 
@@ -243,7 +243,11 @@ def as_intervals(node: Node) -> list[Interval] | None:
             out += part
         return out
     if node.kind == "set":
-        return [Interval(i, i, True, True) for i in node.items] if all(i.kind == "expr" for i in node.items) else None
+        return (
+            [Interval(i, i, True, True) for i in node.items]
+            if all(i.kind == "expr" for i in node.items)
+            else None
+        )
     if node.kind == "rel":
         return _relation_intervals(node)
     return None

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from .latex import find_boxes, halfwidth
+from .latex import find_boxes, halfwidth, split_top_level
 from .records import Extraction
 
 MAX_ANSWER_CHARS = 2000
@@ -36,17 +36,11 @@ _THINK_CLOSE = "</think>"
 _MINERVA_RE = re.compile(r"final answer is\s*:?\s*", re.IGNORECASE)
 # "#### 72" ends a GSM8K solution; "#### Step 1" is a markdown heading.
 _HASH_RE = re.compile(r"####\s*(?=[-+$\\\d.])")
-_ANSWER_IS_RE = re.compile(
-    r"(?:answer\s*(?:is|was|would be|should be)|answer\s*[:=])[\s*:]*", re.IGNORECASE
-)
+_ANSWER_IS_RE = re.compile(r"(?:answer\s*(?:is|was|would be|should be)|answer\s*[:=])[\s*:]*", re.IGNORECASE)
 _ZH_RE = re.compile(r"(?:最终答案|答案)\s*(?:是|为|应为|:)\s*:?\s*")
-_NUMBER_RE = re.compile(
-    r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:/\d+)?|\.\d+)(?![\w])"
-)
+_NUMBER_RE = re.compile(r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:/\d+)?|\.\d+)(?![\w])")
 _OUTPUT_BLOCK_RE = re.compile(r"```output\s*\n(.*?)(?:```|$)", re.DOTALL)
-_BOX_GAP_RE = re.compile(
-    r"^[\s$,;.]*(?:\\text\{\s*(?:and|or)\s*\}|and|or|&|\\quad|\\qquad|\\\\)?[\s$,;.]*$"
-)
+_BOX_GAP_RE = re.compile(r"^[\s$,;.]*(?:\\text\{\s*(?:and|or)\s*\}|and|or|&|\\quad|\\qquad|\\\\)?[\s$,;.]*$")
 _CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -85,7 +79,13 @@ def _make(answer: str, method: str, start: int, end: int, answers: tuple[str, ..
     if not answer:
         return None
     answer = answer[:MAX_ANSWER_CHARS]
-    return Extraction(answer=answer, answers=answers or (answer,), method=method, span=(start, end))
+    if not answers:
+        # Blanks of one answer ("2; 5", "3 \text{and} 4") are listed apart for the report.
+        pieces = [
+            p.strip() for p in split_top_level(answer, (";", "\\text{and}", "\\text{ and }")) if p.strip()
+        ]
+        answers = tuple(pieces) if len(pieces) > 1 else (answer,)
+    return Extraction(answer=answer, answers=answers, method=method, span=(start, end))
 
 
 # --- anchors ---------------------------------------------------------------------------------
@@ -102,7 +102,9 @@ def _boxed(text: str) -> Extraction | None:
             break
         group.insert(0, prev)
     contents = tuple(b[2].strip() for b in group)
-    return _make(", ".join(contents), "boxed", group[0][0], group[-1][1], contents)
+    return _make(
+        ", ".join(contents), "boxed", group[0][0], group[-1][1], contents if len(contents) > 1 else ()
+    )
 
 
 def _after_anchor(text: str, pattern: re.Pattern[str], method: str) -> Extraction | None:
@@ -120,16 +122,13 @@ def _take_statement(text: str, start: int, method: str) -> Extraction | None:
     lead = len(rest) - len(rest.lstrip(" \t*"))
     rest = rest[lead:]
     begin = start + lead
-    for opener, closer in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
-        if rest.startswith(opener):
-            end = _find_unescaped(rest, closer, len(opener))
-            if end > len(opener):
-                inner = rest[len(opener) : end]
-                boxes = find_boxes(inner)
-                if boxes and len(boxes) == 1:
-                    inner = boxes[0][2]
-                return _make(inner, method, begin, begin + end + len(closer))
-            break
+    spans = _math_spans(rest)
+    if spans:
+        parts = [_unbox(inner) for inner, _, _ in spans]
+        joined = parts[0] + "".join(
+            f"{sep} {part}" for (_, _, sep), part in zip(spans[1:], parts[1:], strict=True)
+        )
+        return _make(joined, method, begin, begin + spans[-1][1], tuple(parts) if len(parts) > 1 else ())
     boxes = find_boxes(rest[:200])
     if boxes and boxes[0][0] < 5:
         return _make(boxes[0][2], method, begin + boxes[0][0], begin + boxes[0][1])
@@ -145,6 +144,41 @@ def _take_statement(text: str, start: int, method: str) -> Extraction | None:
     if answer.startswith("$") and answer.endswith("$") and len(answer) > 1:
         answer = answer.strip("$")
     return _make(answer, method, begin, begin + end)
+
+
+_CONNECTIVE_RE = re.compile(r"\s*(,|and|or|\\text\{\s*(?:and|or)\s*\})\s*(?=\$|\\\()")
+
+
+def _math_spans(rest: str) -> list[tuple[str, int, str]]:
+    """Math spans opening `rest`: "$x = 2$ or $x = 3$" gives both, with the word joining them.
+
+    Returns (content, end offset, connective before it) per span; empty if `rest` opens no span.
+    """
+    spans: list[tuple[str, int, str]] = []
+    pos = 0
+    sep = ""
+    while True:
+        for opener, closer in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
+            if rest.startswith(opener, pos):
+                end = _find_unescaped(rest, closer, pos + len(opener))
+                if end > pos + len(opener):
+                    spans.append((rest[pos + len(opener) : end], end + len(closer), sep))
+                    pos = end + len(closer)
+                    break
+                return spans
+        else:
+            return spans
+        m = _CONNECTIVE_RE.match(rest, pos)
+        if m is None:
+            return spans
+        word = m.group(1)
+        sep = "," if word == "," else (" and" if "and" in word else " or")
+        pos = m.end()
+
+
+def _unbox(inner: str) -> str:
+    boxes = find_boxes(inner)
+    return boxes[0][2] if len(boxes) == 1 else inner
 
 
 def _find_unescaped(text: str, token: str, start: int) -> int:

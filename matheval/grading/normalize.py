@@ -67,16 +67,27 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     )
 )
 
-_TEXT_COMMANDS = ("text", "textrm", "textnormal", "textbf", "textit", "mbox", "mathrm", "operatorname", "hbox")
-_KEEP_WORDS = {
-    "and", "or", "am", "pm", "a.m", "p.m", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln",
-    "exp", "sqrt", "pi", "mod", "true", "false", "yes", "no", "none", "odd", "even", "neither",
-    "undefined", "infty",
-}
+_TEXT_COMMANDS = (
+    "text",
+    "textrm",
+    "textnormal",
+    "textbf",
+    "textit",
+    "mbox",
+    "mathrm",
+    "operatorname",
+    "hbox",
+)
+_KEEP_WORDS = frozenset(
+    """and or am pm a.m p.m sin cos tan cot sec csc log ln exp sqrt pi mod true false
+    yes no none odd even neither undefined infty""".split()
+)
 _UNIT_GROUP_RE = re.compile(
     r"^(?P<core>.*?)\s*\\(?:text|textrm|mbox|mathrm|hbox)\s*\{(?P<unit>[^{}]*)\}\s*(?:\^\s*\{?\d\}?)?$"
 )
-_UNIT_WORDS_RE = re.compile(r"^(?P<core>.*?[\d}).])\s*(?P<unit>(?:[a-zA-Z]{2,}[a-zA-Z.]*\s*(?:\^\s*\{?\d\}?)?[\s/]*)+)$")
+_UNIT_WORDS_RE = re.compile(
+    r"^(?P<core>.*?[\d}).])\s*(?P<unit>(?:[a-zA-Z]{2,}[a-zA-Z.]*\s*(?:\^\s*\{?\d\}?)?[\s/]*)+)$"
+)
 _PMOD_RE = re.compile(r"\s*(?:\(\s*)?\\(?:pmod\s*\{[^{}]*\}|bmod\s*\S+|mod\s*\S+)(?:\s*\))?\s*$")
 _THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?:[, ]\d{3})+(?:\.\d+)?$")
 _PERCENT_RE = re.compile(r"\s*(?:\\%|%|\\text\{\s*\\?%\s*\}|\s+percent|\\percent)\s*$")
@@ -92,7 +103,19 @@ def normalize(text: str) -> str:
     for pattern, repl in _REWRITES:
         s = pattern.sub(repl, s)
     s = _strip_wrappers(s)
+    s = _REPEATING_RE.sub(_repeating_to_fraction, s)
     return _compact_spaces(s)
+
+
+_REPEATING_RE = re.compile(r"(?<![\d.])(\d*)\.(\d*)\\overline\{(\d{1,12})\}")
+
+
+def _repeating_to_fraction(m: re.Match[str]) -> str:
+    """0.1\\overline{6} -> \\frac{1}{6}: a repeating decimal is an exact rational."""
+    whole, fixed, period = m.group(1) or "0", m.group(2), m.group(3)
+    num = int(whole + fixed + period) - int(whole + fixed)
+    den = (10 ** len(period) - 1) * 10 ** len(fixed)
+    return f"\\frac{{{num}}}{{{den}}}"
 
 
 def _strip_wrappers(s: str) -> str:
@@ -120,7 +143,9 @@ def _compact_spaces(s: str) -> str:
     s = re.sub(r"\s+", " ", s).strip()
     # Keep a space only between two letters/digits, where removing it could fuse tokens
     # ("\pi r", "2 3", "2 and 3"); "( 3 , 4 )" and "x = 2" lose theirs.
-    return re.sub(r"(?<=(.)) (?=(.))", lambda m: " " if m.group(1).isalnum() and m.group(2).isalnum() else "", s)
+    return re.sub(
+        r"(?<=(.)) (?=(.))", lambda m: " " if m.group(1).isalnum() and m.group(2).isalnum() else "", s
+    )
 
 
 @dataclass(frozen=True)
@@ -178,6 +203,8 @@ def _has_value(core: str) -> bool:
 def _is_unit(word: str) -> bool:
     w = word.strip().strip(".").lower()
     if not w or w in _KEEP_WORDS or w.replace(".", "") in {"am", "pm"}:
+        return False
+    if re.fullmatch(r"d[a-z]", w):  # the dx of an integral
         return False
     if w in {"e", "i", "d"}:  # \mathrm{e}, \mathrm{i}: constants, not units
         return False

@@ -109,8 +109,7 @@ class GraderOptions:
         unknown = sorted(set(d) - set(_FIELD_TYPES))
         if unknown:
             raise ValueError(
-                f"unknown grader option(s) {', '.join(map(repr, unknown))}; "
-                f"known: {', '.join(_FIELD_TYPES)}"
+                f"unknown grader option(s) {', '.join(map(repr, unknown))}; known: {', '.join(_FIELD_TYPES)}"
             )
         return cls(**d)
 

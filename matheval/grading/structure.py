@@ -46,7 +46,7 @@ class Node:
         inner = [i.show() for i in self.items]
         if self.kind in ("eq", "rel"):
             out = inner[0]
-            for op, item in zip(self.ops, inner[1:]):
+            for op, item in zip(self.ops, inner[1:], strict=True):
                 out += op + item
             return out
         if self.kind == "matrix":
@@ -156,16 +156,22 @@ def _first_relation(s: str) -> tuple[int, str] | None:
 def _bracketed(s: str, answer_type: str, depth: int) -> Node:
     m = _MATRIX_RE.match(s)
     if m:
-        rows = [r for r in re.split(r"\\\\", m.group("body")) if r.strip() and not r.strip().startswith("\\hline")]
+        rows = [
+            r for r in re.split(r"\\\\", m.group("body")) if r.strip() and not r.strip().startswith("\\hline")
+        ]
         return Node(
             "matrix",
-            items=tuple(Node("tuple", items=tuple(leaf(c) for c in r.split("&")), brackets="()") for r in rows),
+            items=tuple(
+                Node("tuple", items=tuple(leaf(c) for c in r.split("&")), brackets="()") for r in rows
+            ),
         )
     if s in ("\\emptyset", "\\{\\}"):
         return Node("empty")
     if enclosed_by(s, "\\{", "\\}"):
         inner = s[2:-2]
-        return Node("set", items=tuple(_parse(p, answer_type, depth + 1) for p in split_top_level(inner, (",",))))
+        return Node(
+            "set", items=tuple(_parse(p, answer_type, depth + 1) for p in split_top_level(inner, (",",)))
+        )
     if len(s) >= 2 and s[0] in "([" and s[-1] in ")]" and enclosed_by(s, s[0], s[-1]):
         inner = split_top_level(s[1:-1], (",",))
         if len(inner) == 1:
@@ -173,7 +179,9 @@ def _bracketed(s: str, answer_type: str, depth: int) -> Node:
         items = tuple(_parse(p, answer_type, depth + 1) for p in inner)
         brackets = s[0] + s[-1]
         is_interval = brackets in ("(]", "[)", "[]") or "\\infty" in s
-        return Node("interval" if is_interval and len(items) == 2 else "tuple", items=items, brackets=brackets)
+        return Node(
+            "interval" if is_interval and len(items) == 2 else "tuple", items=items, brackets=brackets
+        )
     pm = _PM_RE.search(s)
     if pm:
         plus = "+" if pm.group(1) == "pm" else "-"

@@ -12,14 +12,35 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from . import worker
-from .evaluate import N_POINTS, NEGATIVE_POINT, Expr, TooLarge, Undefined, Unsupported, Value, evaluate, parse_expression
+from .evaluate import (
+    N_POINTS,
+    NEGATIVE_POINT,
+    Expr,
+    TooLarge,
+    Undefined,
+    Unsupported,
+    Value,
+    evaluate,
+    parse_expression,
+)
 from .latex import unwrap_command
-from .structure import Node
 from .records import GraderOptions
+from .structure import Node
 
 EXACT_TOL = 1e-9  # float noise allowed between two exact forms (radicals, pi, trig values)
-_TEXT_COMMANDS = ("text", "textrm", "textnormal", "textbf", "textit", "mbox", "mathrm", "operatorname", "hbox")
+_TEXT_COMMANDS = (
+    "text",
+    "textrm",
+    "textnormal",
+    "textbf",
+    "textit",
+    "mbox",
+    "mathrm",
+    "operatorname",
+    "hbox",
+)
 _BASE_RE = re.compile(r"^(\w+)_\{?(\d+)\}?$")
+_INFINITIES = {"\\infty": 1, "+\\infty": 1, "-\\infty": -1, "\\infty^+": 1}
 
 
 class Abort(Exception):
@@ -59,7 +80,9 @@ class Context:
         if error == "unparsable" and reply.get("side") == "pred":
             raise Abort("unparsable", f"pred: {reply.get('detail', '')}"[:200])
         if error == "unparsable":
-            return self.decide("symbolic", False, f"gold did not parse in sympy: {reply.get('detail', '')}"[:200])
+            return self.decide(
+                "symbolic", False, f"gold did not parse in sympy: {reply.get('detail', '')}"[:200]
+            )
         if error:
             raise Abort("unparsable", f"sympy worker: {error}")
         return self.decide("symbolic", bool(reply.get("equal")), "sympy")
@@ -90,6 +113,8 @@ def compare_leaves(g: Node, p: Node, ctx: Context) -> bool:
     gk, pk = text_key(gt), text_key(pt)
     if is_text(gt):
         return ctx.decide("text", gk == pk)
+    if gt in _INFINITIES or pt in _INFINITIES:
+        return ctx.decide("string", _INFINITIES.get(gt) == _INFINITIES.get(pt))
     base = _BASE_RE.match(gt)
     if base and not base.group(1).isalpha():
         # "385_9" answered as "385": the base is implied by the question.

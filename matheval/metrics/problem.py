@@ -83,8 +83,8 @@ def score_problem(
        are the same answer for scoring and must vote together; no pairwise call is needed.
     4. Wrong groups are clustered among themselves with `voting.merge_greedy`, because two
        spellings of one wrong answer that split the vote could otherwise hand it to the correct
-       one. This runs only when some group is correct, since with none every vote is wrong
-       anyway; the vote winner is then found among wrong clusters merged by key only.
+       one, and so that `vote` is the answer `majority_vote` would return. (When no group is
+       correct the merge cannot change any score, but it still names the right wrong winner.)
 
     `equiv(gold, pred)` defaults to matheval.grading.equivalent with `grader_options` bound.
     """

@@ -66,16 +66,26 @@ class Cgroup:
         return int(fields.get("oom_kill", "0")) > 0
 
     def remove(self) -> None:
-        # A cgroup can be removed only once its last task is gone; exits may lag a few ms.
-        for d in self.dirs:
-            for _ in range(50):
+        """rmdir works only once the last task has been reaped, which can lag on a loaded machine:
+        try briefly, then leave the retries to a background thread instead of blocking the caller."""
+        if not self._try_remove(attempts=10):
+            threading.Thread(target=self._try_remove, args=(600,), daemon=True).start()
+
+    def _try_remove(self, attempts: int) -> bool:
+        left = [d for d in self.dirs if os.path.isdir(d)]
+        for _ in range(attempts):
+            for d in list(left):
                 try:
                     os.rmdir(d)
-                    break
+                    left.remove(d)
                 except FileNotFoundError:
-                    break
+                    left.remove(d)
                 except OSError:
-                    time.sleep(0.02)
+                    pass
+            if not left:
+                return True
+            time.sleep(0.05)
+        return False
 
 
 def create(memory_bytes: int, max_pids: int) -> Cgroup | None:

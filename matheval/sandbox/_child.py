@@ -14,6 +14,7 @@ import os
 import signal
 import site
 import sys
+import time
 import traceback
 import types
 
@@ -132,7 +133,9 @@ def run_program(job: dict, chan: int) -> None:
 
 def _prepare_program(job: dict, home: str, nproc: int) -> None:
     lim = job["limits"]
-    _isolate.set_rlimits(lim["cpu_seconds"], lim["memory_mb"], nproc, lim["max_open_files"], lim["max_file_mb"])
+    _isolate.set_rlimits(
+        lim["cpu_seconds"], lim["memory_mb"], nproc, lim["max_open_files"], lim["max_file_mb"]
+    )
     os.chdir(home)
     os.environ.update(HOME=home, TMPDIR=home)
     for d in job["site_dirs"]:
@@ -146,6 +149,7 @@ def _prepare_program(job: dict, home: str, nproc: int) -> None:
 
 def _namespace_init(job: dict, chan: int) -> None:
     """PID 1 of the new namespace: build the private root, drop privileges, run the program, reap."""
+    os.setsid()  # kill(0, ...) by the program must not reach the supervisor's process group
     try:
         lim = job["limits"]
         _isolate.build_root(job["root_dir"], job["binds"], lim["disk_mb"])
@@ -185,22 +189,20 @@ def _fallback_program(job: dict, chan: int) -> None:
 
 
 def _kill_leftovers() -> None:
-    """Fallback cleanup: kill every remaining descendant (they reparent to us as subreaper)."""
-    for _ in range(100):
-        kids = _isolate.descendants(os.getpid())
-        if not kids:
-            return
-        for pid in kids:
+    """Fallback cleanup: kill every remaining descendant (they reparent to us as subreaper) and
+    reap them all, so that when we exit nothing of the run is left, not even a zombie."""
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        for pid in _isolate.descendants(os.getpid()):
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        while True:
-            try:
-                if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                    break
-            except ChildProcessError:
-                break
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                time.sleep(0.002)
+        except ChildProcessError:
+            return
 
 
 def main() -> None:
@@ -229,7 +231,8 @@ def main() -> None:
         _isolate.become_subreaper()
         # As root, become uid 65534 unless it could not even import the standard library then.
         job["drop_to_nobody"] = os.geteuid() == 0 and _isolate.world_readable(
-            [sys.prefix, sys.base_prefix, *job["site_dirs"]])
+            [sys.prefix, sys.base_prefix, *job["site_dirs"]]
+        )
         if job["drop_to_nobody"]:
             os.chown(job["work_dir"], _isolate.NOBODY, _isolate.NOBODY)
         elif os.geteuid() == 0:

@@ -13,12 +13,30 @@ import sys
 from typing import Any
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-_SPAWN_EVENTS = frozenset({"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn",
-                           "os.startfile", "pty.spawn"})
-_PATH_CHANGE_EVENTS = frozenset({"os.remove", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.truncate",
-                                 "os.utime", "os.chflags", "os.lchflags", "os.link", "os.symlink",
-                                 "os.rename", "shutil.rmtree", "shutil.move", "shutil.chown",
-                                 "os.setxattr", "os.removexattr"})
+_SPAWN_EVENTS = frozenset(
+    {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.startfile", "pty.spawn"}
+)
+_PATH_CHANGE_EVENTS = frozenset(
+    {
+        "os.remove",
+        "os.rmdir",
+        "os.mkdir",
+        "os.chmod",
+        "os.chown",
+        "os.truncate",
+        "os.utime",
+        "os.chflags",
+        "os.lchflags",
+        "os.link",
+        "os.symlink",
+        "os.rename",
+        "shutil.rmtree",
+        "shutil.move",
+        "shutil.chown",
+        "os.setxattr",
+        "os.removexattr",
+    }
+)
 # dlopen stays allowed because `import sympy` imports ctypes; looking up a symbol is what calls libc.
 _CTYPES_EVENTS = frozenset({"ctypes.dlsym", "ctypes.dlsym/handle", "ctypes.cdata"})
 _AF_UNIX = 1
@@ -60,7 +78,8 @@ def install(workdir: str, protected: list[str], readable: list[str]) -> None:
             if not isinstance(path, (str, bytes)):
                 return
             wants_write = (mode is not None and any(c in mode for c in "wax+")) or (
-                isinstance(flags, int) and flags & _WRITE_FLAGS)
+                isinstance(flags, int) and flags & _WRITE_FLAGS
+            )
             if wants_write:
                 check_write(event, path)
             else:

@@ -29,20 +29,40 @@ ISOLATION_MODES = ("auto", "namespaces", "fallback")
 # The whole environment of the program: nothing of the harness's (API keys, tokens, paths) leaks in.
 # One BLAS/OpenMP thread each, because RLIMIT_NPROC counts threads.
 _ENV = {
-    "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-    "PYTHONHASHSEED": "0", "PYTHONIOENCODING": "utf-8", "PYTHONDONTWRITEBYTECODE": "1",
-    "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "PYTHONHASHSEED": "0",
+    "PYTHONIOENCODING": "utf-8",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
 }
 # Shown read-only inside the private root, at their own paths (besides the Python install).
-_SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32", "/etc/ld.so.cache",
-                 "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/passwd", "/etc/group",
-                 "/etc/nsswitch.conf", "/etc/hosts")
+_SYSTEM_PATHS = (
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib64",
+    "/lib32",
+    "/libx32",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/localtime",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/nsswitch.conf",
+    "/etc/hosts",
+)
 
 _broken_lock = threading.Lock()
 _namespaces_broken: str | None = None  # set once "auto" found that namespace setup fails here
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _python_layout(python: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(paths to bind, site-packages dirs) for `python`: its install and venv plus the site dirs its
     normal startup would add. Only *site-packages* entries are taken from sys.path, so a repo that an
@@ -50,7 +70,9 @@ def _python_layout(python: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     probe = "import json, sys; print(json.dumps([sys.prefix, sys.base_prefix, sys.path]))"
     out = subprocess.run([python, "-c", probe], capture_output=True, text=True, env=_ENV, check=True)
     prefix, base_prefix, path = json.loads(out.stdout)
-    site_dirs = tuple(p for p in path if Path(p).name in ("site-packages", "dist-packages") and Path(p).is_dir())
+    site_dirs = tuple(
+        p for p in path if Path(p).name in ("site-packages", "dist-packages") and Path(p).is_dir()
+    )
     binds: list[str] = []
     for p in sorted({*_SYSTEM_PATHS, prefix, base_prefix, *site_dirs}, key=len):
         if os.path.lexists(p) and not any(p.startswith(b.rstrip("/") + "/") for b in binds):
@@ -65,11 +87,28 @@ def _protected_paths() -> list[str]:
     return [str(repo), str(repo.parent), os.getcwd(), str(Path.home()), tempfile.gettempdir()]
 
 
-def _kill_tree(pid: int) -> None:
-    """SIGKILL every descendant of `pid` (so setsid escapees die too), then its process group. The
-    supervisor stays alive until the end: as subreaper it collects orphans we still have to kill."""
-    for _ in range(100):
-        kids = descendants(pid)
+def _session_members(sid: int) -> list[int]:
+    """Processes whose session id is `sid` (field 6 of /proc/PID/stat)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if len(fields) > 3 and int(fields[3]) == sid:
+                found.append(int(entry))
+    return found
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Kill everything the run started and reap the supervisor. Descendants go first: the supervisor
+    reaps them (it is the subreaper or sits above the namespace init) and then exits by itself; a
+    process counts as gone only once reaped. Finally anything still in the run's session dies."""
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        kids = descendants(proc.pid)
         if not kids:
             break
         for kid in kids:
@@ -77,16 +116,27 @@ def _kill_tree(pid: int) -> None:
                 os.kill(kid, signal.SIGKILL)
             except OSError:
                 pass
-        time.sleep(0.002)
-    for kill, target in ((os.killpg, pid), (os.kill, pid)):
-        try:
-            kill(target, signal.SIGKILL)
-        except OSError:
-            pass
+        time.sleep(0.005)
+    for pid in _session_members(proc.pid):
+        if pid != proc.pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    try:
+        proc.wait(timeout=max(0.2, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        for kill, target in ((os.killpg, proc.pid), (os.kill, proc.pid)):
+            try:
+                kill(target, signal.SIGKILL)
+            except OSError:
+                pass
+        proc.wait()
 
 
-def _collect(proc: subprocess.Popen[bytes], chan: int, deadline: float, cap: int
-             ) -> tuple[dict[str, bytearray], set[str], str | None]:
+def _collect(
+    proc: subprocess.Popen[bytes], chan: int, deadline: float, cap: int
+) -> tuple[dict[str, bytearray], set[str], str | None]:
     """Read stdout, stderr and the result channel until EOF, the deadline, or a stream over `cap`."""
     assert proc.stdout is not None and proc.stderr is not None
     names = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr", chan: "channel"}
@@ -143,8 +193,9 @@ def _messages(channel: bytearray) -> list[dict[str, object]]:
     return found
 
 
-def _outcome(rc: int, reason: str | None, msgs: list[dict[str, object]], timeout: float, cap: int,
-             oom: bool) -> tuple[str, str | None, str | None, int | None]:
+def _outcome(
+    rc: int, reason: str | None, msgs: list[dict[str, object]], timeout: float, cap: int, oom: bool
+) -> tuple[str, str | None, str | None, int | None]:
     """(status, error, value, exit_code) from what the harness saw and what the child reported."""
     if reason == "timeout":
         return "timeout", f"TimeoutError: exceeded the {timeout:g} s wall-clock limit", None, None
@@ -172,8 +223,16 @@ def _outcome(rc: int, reason: str | None, msgs: list[dict[str, object]], timeout
     return "ok", None, None, code
 
 
-def run_code(code: str, timeout: float = 10.0, *, setup_code: str = "", result_expr: str | None = None,
-             limits: Limits | None = None, isolation: str = "auto", python: str | None = None) -> Result:
+def run_code(
+    code: str,
+    timeout: float = 10.0,
+    *,
+    setup_code: str = "",
+    result_expr: str | None = None,
+    limits: Limits | None = None,
+    isolation: str = "auto",
+    python: str | None = None,
+) -> Result:
     """Run `code` in a fresh sandboxed interpreter; never raises for anything the code does.
 
     setup_code runs first in the same namespace with its output discarded (used to replay earlier
@@ -197,14 +256,26 @@ def run_code(code: str, timeout: float = 10.0, *, setup_code: str = "", result_e
     cgroup = _cgroup.create((lim.memory_mb + lim.disk_mb + 64) << 20, lim.max_processes + 8)
     chan_r, chan_w = os.pipe()
     job = {
-        "code": code, "setup_code": setup_code, "result_expr": result_expr, "isolation": mode,
-        "limits": {"cpu_seconds": lim.cpu_seconds or timeout, "memory_mb": lim.memory_mb,
-                   "max_processes": lim.max_processes, "max_open_files": lim.max_open_files,
-                   "max_file_mb": lim.max_file_mb, "disk_mb": lim.disk_mb,
-                   "max_output_bytes": lim.max_output_bytes},
-        "root_dir": os.path.join(tmp, "root"), "work_dir": os.path.join(tmp, "work"),
-        "binds": list(binds), "site_dirs": list(site_dirs), "protected": _protected_paths(),
-        "channel_fd": chan_w, "parent_pid": os.getpid(),
+        "code": code,
+        "setup_code": setup_code,
+        "result_expr": result_expr,
+        "isolation": mode,
+        "limits": {
+            "cpu_seconds": lim.cpu_seconds or timeout,
+            "memory_mb": lim.memory_mb,
+            "max_processes": lim.max_processes,
+            "max_open_files": lim.max_open_files,
+            "max_file_mb": lim.max_file_mb,
+            "disk_mb": lim.disk_mb,
+            "max_output_bytes": lim.max_output_bytes,
+        },
+        "root_dir": os.path.join(tmp, "root"),
+        "work_dir": os.path.join(tmp, "work"),
+        "binds": list(binds),
+        "site_dirs": list(site_dirs),
+        "protected": _protected_paths(),
+        "channel_fd": chan_w,
+        "parent_pid": os.getpid(),
         "cgroup_procs": cgroup.procs_files if cgroup else [],
     }
     job_path = os.path.join(tmp, "job.json")
@@ -214,9 +285,15 @@ def run_code(code: str, timeout: float = 10.0, *, setup_code: str = "", result_e
     proc = None
     try:
         proc = subprocess.Popen(
-            [python, "-s", "-S", "-B", str(_CHILD), job_path], stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(chan_w,), env=_ENV, cwd=tmp,
-            start_new_session=True)
+            [python, "-s", "-S", "-B", str(_CHILD), job_path],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=(chan_w,),
+            env=_ENV,
+            cwd=tmp,
+            start_new_session=True,
+        )
         os.close(chan_w)
         chan_w = -1
         bufs, over, reason = _collect(proc, chan_r, start + timeout, lim.max_output_bytes)
@@ -225,8 +302,7 @@ def run_code(code: str, timeout: float = 10.0, *, setup_code: str = "", result_e
             if fd >= 0:
                 os.close(fd)
         if proc is not None:
-            _kill_tree(proc.pid)
-            proc.wait()
+            _stop(proc)
             for stream in (proc.stdout, proc.stderr):
                 if stream is not None:
                     stream.close()
@@ -237,24 +313,45 @@ def run_code(code: str, timeout: float = 10.0, *, setup_code: str = "", result_e
     wall = time.monotonic() - start
     msgs = _messages(bufs["channel"])
     status, error, value, exit_code = _outcome(
-        proc.returncode, reason, msgs, timeout, lim.max_output_bytes, cgroup is not None and oom)
+        proc.returncode, reason, msgs, timeout, lim.max_output_bytes, cgroup is not None and oom
+    )
     info = next((m for m in msgs if "isolation" in m), {"isolation": mode, "detail": "child did not report"})
     isolation_desc = f"{info['isolation']}{'+cgroup' if cgroup else ''} ({info.get('detail', '')})"
     if status == "sandbox_error" and isolation == "auto" and info["isolation"] == "namespaces":
         with _broken_lock:
             _namespaces_broken = error or "namespace setup failed"
-        return run_code(code, timeout, setup_code=setup_code, result_expr=result_expr, limits=lim,
-                        isolation="fallback", python=python)
+        return run_code(
+            code,
+            timeout,
+            setup_code=setup_code,
+            result_expr=result_expr,
+            limits=lim,
+            isolation="fallback",
+            python=python,
+        )
     return Result(
-        ok=status == "ok", status=status, error=error, value=value, exit_code=exit_code,
+        ok=status == "ok",
+        status=status,
+        error=error,
+        value=value,
+        exit_code=exit_code,
         stdout=_decode(bufs["stdout"], "stdout" in over, lim.max_output_bytes),
         stderr=_decode(bufs["stderr"], "stderr" in over, lim.max_output_bytes),
-        wall_time=round(wall, 4), isolation=isolation_desc)
+        wall_time=round(wall, 4),
+        isolation=isolation_desc,
+    )
 
 
-def run_many(codes: Sequence[str], timeout: float = 10.0, *, setup_codes: Sequence[str] | None = None,
-             result_expr: str | None = None, limits: Limits | None = None, isolation: str = "auto",
-             max_workers: int | None = None) -> list[Result]:
+def run_many(
+    codes: Sequence[str],
+    timeout: float = 10.0,
+    *,
+    setup_codes: Sequence[str] | None = None,
+    result_expr: str | None = None,
+    limits: Limits | None = None,
+    isolation: str = "auto",
+    max_workers: int | None = None,
+) -> list[Result]:
     """run_code over many programs from a thread pool; results in input order."""
     setups = list(setup_codes) if setup_codes is not None else [""] * len(codes)
     if len(setups) != len(codes):
@@ -262,8 +359,9 @@ def run_many(codes: Sequence[str], timeout: float = 10.0, *, setup_codes: Sequen
     workers = max_workers or os.cpu_count() or 1
 
     def one(pair: tuple[str, str]) -> Result:
-        return run_code(pair[0], timeout, setup_code=pair[1], result_expr=result_expr, limits=limits,
-                        isolation=isolation)
+        return run_code(
+            pair[0], timeout, setup_code=pair[1], result_expr=result_expr, limits=limits, isolation=isolation
+        )
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(one, zip(codes, setups)))
+        return list(pool.map(one, zip(codes, setups, strict=True)))

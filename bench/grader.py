@@ -1,0 +1,224 @@
+"""Benchmark the grader against Math-Verify on labelled data: accuracy, false positives/negatives, speed.
+
+    python bench/grader.py [--data ../shared/data/outputs] [--qwen] [--show N]
+
+Datasets (labels are what a correct answer-level grader should say):
+- minerva: the 219 Minerva MATH samples of the sample explorer; gold = last \\boxed{} of the
+  reference solution, response = the full model output, label = human verdict Correct or
+  False Positive (right final answer) vs Incorrect.
+- golden: tests/data/grading_cases.jsonl without the rows that set grader options, bare (gold,
+  pred) answers with the expected verdict. Written for matheval's semantics, so it favours it.
+- qwen (with --qwen): the 800 Qwen2.5-Math responses with the Qwen harness's own labels, which
+  contain known false negatives (idx 3 "4:30 p.m.", idx 72 "10000"); agreement, not accuracy.
+
+Both graders run single-process, one comparison at a time, pinned to one core (the sympy worker
+inherits the pin). Each call is timed end to end (extraction + parsing + comparison). Math-Verify
+is called as its README shows: parse() on the response / on the bare answer, verify(gold, pred).
+For bare answers it is also run on $-wrapped strings, its documented form for LaTeX.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from matheval.grading import equivalent, grade, warm_up  # noqa: E402
+from matheval.grading.latex import find_boxes  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Item:
+    gold: str
+    text: str  # full response, or a bare answer for the golden table
+    label: bool
+    options: dict
+    name: str
+
+
+def load_minerva(data: Path) -> list[Item]:
+    path = data / "minerva-sample-explorer-math-mmlu" / "minerva_sample_explorer.jsonl"
+    items = []
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        row = json.loads(line)
+        boxes = find_boxes(row["target"])
+        if row["source"] != "MATH" or not boxes:
+            continue
+        items.append(Item(boxes[-1][2], row["output"], row["type"] != "Incorrect", {}, f"minerva#{i}"))
+    return items
+
+
+def load_golden() -> list[Item]:
+    path = REPO / "tests" / "data" / "grading_cases.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    # Rows with grader options (percent_compat, rel_tol, unordered...) test matheval knobs that
+    # Math-Verify does not have; they stay in the test suite but out of the head-to-head.
+    return [
+        Item(r["gold"], r["pred"], r["expected"], {}, f"golden#{i}")
+        for i, r in enumerate(rows)
+        if not r.get("options")
+    ]
+
+
+def load_qwen(data: Path) -> list[Item]:
+    path = data / "qwen25math-example-math100x8" / "math_cot_100.jsonl"
+    items = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        for k, (resp, score) in enumerate(zip(row["response"], row["score"], strict=True)):
+            items.append(Item(row["answer"], resp, bool(score), {}, f"qwen#{row['idx']}.{k}"))
+    return items
+
+
+# --- graders ---------------------------------------------------------------------------------
+
+
+def matheval_response(item: Item) -> bool:
+    return grade(item.gold, item.text)[1].correct
+
+
+def matheval_bare(item: Item) -> bool:
+    return equivalent(item.gold, item.text, **item.options).correct
+
+
+def _mv():
+    from math_verify import parse, verify
+
+    return parse, verify
+
+
+def mathverify_response(item: Item) -> bool:
+    parse, verify = _mv()
+    return bool(verify(parse("\\boxed{" + item.gold + "}"), parse(item.text)))
+
+
+def mathverify_bare(item: Item) -> bool:
+    parse, verify = _mv()
+    return bool(verify(parse(item.gold), parse(item.text)))
+
+
+def mathverify_dollar(item: Item) -> bool:
+    parse, verify = _mv()
+    return bool(verify(parse("$" + item.gold + "$"), parse("$" + item.text + "$")))
+
+
+@dataclass
+class Result:
+    dataset: str
+    grader: str
+    n: int
+    correct: int
+    fp: int
+    fn: int
+    mean_ms: float
+    p99_ms: float
+    errors: int
+    wrong: list[str]
+
+
+def run(dataset: str, grader: str, fn: Callable[[Item], bool], items: list[Item]) -> Result:
+    times: list[float] = []
+    correct = fp = fn_ = errors = 0
+    wrong = []
+    for item in items:
+        start = time.perf_counter()
+        try:
+            verdict = fn(item)
+        except Exception:  # noqa: BLE001 - a grader that raises counts as "incorrect" verdict
+            verdict, errors = False, errors + 1
+        times.append((time.perf_counter() - start) * 1000)
+        if verdict == item.label:
+            correct += 1
+        else:
+            wrong.append(f"{item.name} label={item.label} gold={item.gold!r} pred={item.text[-60:]!r}")
+            fp += verdict and not item.label
+            fn_ += item.label and not verdict
+    times.sort()
+    p99 = times[min(len(times) - 1, int(0.99 * len(times)))]
+    return Result(dataset, grader, len(items), correct, fp, fn_, statistics.fmean(times), p99, errors, wrong)
+
+
+def pin_one_core() -> str:
+    if not hasattr(os, "sched_setaffinity"):
+        return "unpinned"
+    core = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {core})
+    return f"core {core}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "outputs")
+    ap.add_argument("--qwen", action="store_true", help="also run the 800 Qwen responses (labels noisy)")
+    ap.add_argument("--show", type=int, default=0, help="print up to N disagreements per row")
+    args = ap.parse_args()
+
+    pinned = pin_one_core()
+    warnings.filterwarnings("ignore")
+    import logging
+
+    logging.disable(logging.CRITICAL)  # Math-Verify logs every timeout and parse failure
+    datasets = {"minerva": load_minerva(args.data), "golden": load_golden()}
+    if args.qwen:
+        datasets["qwen"] = load_qwen(args.data)
+
+    # Start-up costs (sympy import, ANTLR warm-up in both libraries) are not per-comparison costs.
+    warm_up()
+    mathverify_bare(Item("1", "1", True, {}, "warm"))
+    mathverify_response(Item(r"\frac{1}{2}", r"so $\boxed{0.5}$", True, {}, "warm"))
+
+    plan = {
+        "minerva": [("matheval", matheval_response), ("math-verify", mathverify_response)],
+        "golden": [
+            ("matheval", matheval_bare),
+            ("math-verify (bare)", mathverify_bare),
+            ("math-verify ($..$)", mathverify_dollar),
+        ],
+        "qwen": [("matheval", matheval_response), ("math-verify", mathverify_response)],
+    }
+    results = []
+    for name, items in datasets.items():
+        for grader, fn in plan[name]:
+            results.append(run(name, grader, fn, items))
+            print(f"  ran {name} / {grader}", file=sys.stderr, flush=True)
+
+    load = os.getloadavg()[0]
+    print(f"\nGrader benchmark ({pinned}, load average {load:.1f}, Python {sys.version.split()[0]})")
+    header = "{:8} {:20} {:>4} {:>8} {:>4} {:>4} {:>8} {:>8}".format(
+        "dataset", "grader", "n", "accuracy", "FP", "FN", "mean ms", "p99 ms"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        acc = 100 * r.correct / r.n
+        extra = f"  ({r.errors} raised)" if r.errors else ""
+        print(
+            f"{r.dataset:8} {r.grader:20} {r.n:4d} {acc:7.1f}% {r.fp:4d} {r.fn:4d} "
+            f"{r.mean_ms:8.2f} {r.p99_ms:8.2f}{extra}"
+        )
+    print()
+    for name in datasets:
+        rows = [r for r in results if r.dataset == name]
+        base = next(r for r in rows if r.grader == "matheval")
+        for other in rows:
+            if other is not base:
+                print(f"{name}: {other.grader} / matheval mean time = {other.mean_ms / base.mean_ms:.1f}x")
+    if args.show:
+        for r in results:
+            print(f"\n{r.dataset} / {r.grader}: {len(r.wrong)} disagreements")
+            for line in r.wrong[: args.show]:
+                print("   ", line)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,288 @@
+"""Tokenizer and recursive-descent parser for the LaTeX of final answers (see evaluate.py).
+
+The tree is plain tuples, e.g. ("add", ("num", Fraction(1)), ("sym", "x")). Only notation the
+evaluator can compute is accepted; anything else raises Unsupported, and the caller hands the
+string to sympy instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+
+
+class Unsupported(ValueError):
+    """Notation this evaluator does not read; the caller falls back to sympy."""
+
+
+_TOKEN_RE = re.compile(
+    r"\s*(?:(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+)|(\\[a-zA-Z]+|\\[^a-zA-Z])|([a-zA-Z])|([-+*/^_!()\[\]{}|'.]))"
+)
+FUNCTION_NAMES = frozenset("sin cos tan cot sec csc arcsin arccos arctan sinh cosh tanh ln log exp".split())
+_INVERSE = {"sin": "arcsin", "cos": "arccos", "tan": "arctan"}
+_GREEK = frozenset(
+    """alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi rho
+    sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega""".split()
+)
+_MUL_CMDS = {"\\cdot", "\\times", "\\ast"}
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A parsed expression: the tree, its free variables, and whether a decimal literal occurs."""
+
+    tree: tuple
+    symbols: frozenset[str]
+    has_decimal: bool
+
+
+@lru_cache(maxsize=8192)
+def parse_expression(text: str) -> Expr:
+    """Parse `text` (already normalised) or raise Unsupported."""
+    tokens = _tokenize(text)
+    parser = _Parser(tokens)
+    tree = parser.expr()
+    if parser.i != len(parser.toks):
+        raise Unsupported(f"unexpected {parser.toks[parser.i][1]!r}")
+    return Expr(tree, frozenset(parser.symbols), parser.decimal)
+
+
+def _tokenize(text: str) -> list[tuple[str, str]]:
+    tokens: list[tuple[str, str]] = []
+    pos = 0
+    text = text.strip()
+    while pos < len(text):
+        m = _TOKEN_RE.match(text, pos)
+        if m is None or m.end() == pos:
+            raise Unsupported(f"cannot read {text[pos : pos + 10]!r}")
+        kind = ("num", "cmd", "let", "op")[m.lastindex - 1]
+        tokens.append((kind, m.group(m.lastindex)))
+        pos = m.end()
+    return tokens
+
+
+class _Parser:
+    def __init__(self, toks: list[tuple[str, str]]) -> None:
+        self.toks = toks
+        self.i = 0
+        self.symbols: set[str] = set()
+        self.decimal = False
+
+    def peek(self, k: int = 0) -> tuple[str, str]:
+        j = self.i + k
+        return self.toks[j] if j < len(self.toks) else ("end", "")
+
+    def take(self) -> tuple[str, str]:
+        tok = self.peek()
+        if tok[0] == "end":
+            raise Unsupported("unexpected end")
+        self.i += 1
+        return tok
+
+    def expect(self, value: str) -> None:
+        if self.take()[1] != value:
+            raise Unsupported(f"expected {value!r}")
+
+    def expr(self) -> tuple:
+        node = self.term()
+        while self.peek()[1] in ("+", "-"):
+            op = self.take()[1]
+            node = ("add" if op == "+" else "sub", node, self.term())
+        return node
+
+    def term(self) -> tuple:
+        node = self.unary()
+        while True:
+            kind, val = self.peek()
+            if val == "*" or val in _MUL_CMDS:
+                self.take()
+                node = ("mul", node, self.unary())
+            elif val == "/" or val == "\\div":
+                self.take()
+                node = ("div", node, self.unary())
+            elif self._starts_primary(kind, val):
+                node = ("mul", node, self.power())
+            else:
+                return node
+
+    def unary(self) -> tuple:
+        if self.peek()[1] == "-":
+            self.take()
+            return ("neg", self.unary())
+        if self.peek()[1] == "+":
+            self.take()
+            return self.unary()
+        return self.power()
+
+    def _starts_primary(self, kind: str, val: str) -> bool:
+        if kind in ("num", "let"):
+            return True
+        if kind == "op":
+            return val in ("(", "{", "[")
+        return (
+            kind == "cmd" and val not in _MUL_CMDS and val not in ("\\div", "\\right", "\\rfloor", "\\rceil")
+        )
+
+    def power(self) -> tuple:
+        node = self.postfix()
+        while self.peek()[1] == "^":
+            self.take()
+            if self.peek()[1] == "\\circ":
+                self.take()
+                node = ("mul", node, ("div", ("pi",), ("num", Fraction(180))))
+                continue
+            node = ("pow", node, self.argument())
+            node = self._factorials(node)
+        return node
+
+    def postfix(self) -> tuple:
+        return self._factorials(self.primary())
+
+    def _factorials(self, node: tuple) -> tuple:
+        while self.peek()[1] == "!":
+            self.take()
+            if self.peek()[1] == "!":
+                self.take()
+                node = ("fact2", node)
+            else:
+                node = ("fact", node)
+        return node
+
+    def argument(self) -> tuple:
+        """A braced group, or the single token LaTeX takes as an argument (``^23`` is ``^2`` then 3)."""
+        kind, val = self.peek()
+        if val == "{":
+            self.take()
+            node = self.expr()
+            self.expect("}")
+            return node
+        if kind == "num" and len(val) > 1:
+            self.toks[self.i] = ("num", val[1:])
+            return ("num", Fraction(val[0]))
+        if val == "-":
+            self.take()
+            return ("neg", self.argument())
+        return self.primary()
+
+    def primary(self) -> tuple:
+        kind, val = self.take()
+        if kind == "num":
+            if self.peek()[1] == "_":
+                raise Unsupported("base subscript")
+            if "." in val:
+                self.decimal = True
+            number = ("num", Fraction(val))
+            if val.isdigit() and self.peek()[1] == "\\frac":
+                return self._mixed(number)
+            return number
+        if kind == "let":
+            return self._symbol(val)
+        if val in ("(", "[", "{"):
+            node = self.expr()
+            self.expect({"(": ")", "[": "]", "{": "}"}[val])
+            return node
+        if val == "|":
+            node = self.expr()
+            self.expect("|")
+            return ("abs", node)
+        if kind == "cmd":
+            return self._command(val[1:])
+        raise Unsupported(f"unexpected {val!r}")
+
+    def _mixed(self, whole: tuple) -> tuple:
+        """``3\\frac{1}{2}`` is three and a half when both parts are plain integers (MATH style)."""
+        start = self.i
+        self.take()
+        num, den = self.argument(), self.argument()
+        if num[0] == "num" and den[0] == "num" and num[1].denominator == 1 == den[1].denominator:
+            return ("add", whole, ("div", num, den))
+        self.i = start
+        return whole
+
+    def _symbol(self, name: str) -> tuple:
+        if self.peek()[1] == "_":
+            self.take()
+            sub = self.take()
+            if sub[1] == "{":
+                parts = []
+                while self.peek()[1] != "}":
+                    parts.append(self.take()[1])
+                self.take()
+                sub = ("", "".join(parts))
+            name = f"{name}_{sub[1]}"
+        elif name == "i":
+            return ("i",)
+        elif name == "e":
+            return ("e",)
+        self.symbols.add(name)
+        return ("sym", name)
+
+    def _command(self, name: str) -> tuple:
+        if name == "frac":
+            return ("div", self.argument(), self.argument())
+        if name == "sqrt":
+            if self.peek()[1] == "[":
+                self.take()
+                index = self.expr()
+                self.expect("]")
+                return ("pow", self.argument(), ("div", ("num", Fraction(1)), index))
+            return ("sqrt", self.argument())
+        if name == "binom":
+            return ("binom", self.argument(), self.argument())
+        if name == "pi":
+            return ("pi",)
+        if name in ("infty",):
+            return ("inf",)
+        if name in _GREEK:
+            return self._symbol("\\" + name)
+        if name in ("text", "mathrm", "operatorname", "textrm"):
+            self.expect("{")
+            parts = []
+            while self.peek()[1] != "}":
+                parts.append(self.take()[1])
+            self.take()
+            word = "".join(parts)
+            if len(word) == 1 and word.isalpha():
+                return self._symbol(word)
+            raise Unsupported(f"text {word!r}")
+        if name in ("lfloor", "lceil"):
+            node = self.expr()
+            self.expect("\\rfloor" if name == "lfloor" else "\\rceil")
+            return ("floor" if name == "lfloor" else "ceil", node)
+        if name in FUNCTION_NAMES:
+            return self._function(name)
+        raise Unsupported(f"command \\{name}")
+
+    def _function(self, name: str) -> tuple:
+        base = None
+        power = None
+        if name == "log" and self.peek()[1] == "_":
+            self.take()
+            base = self.argument()
+        if self.peek()[1] == "^":
+            self.take()
+            power = self.argument()
+            if power == ("neg", ("num", Fraction(1))) and name in _INVERSE:
+                name, power = _INVERSE[name], None
+        kind, val = self.peek()
+        if val in ("(", "{", "["):
+            arg = self.primary()
+        else:
+            # "\sin 2x^2" is sin(2x^2): the argument is the run of factors up to an operator.
+            arg = self.power()
+            while True:
+                kind, val = self.peek()
+                if kind in ("num", "let") or (
+                    kind == "cmd" and val[1:] not in FUNCTION_NAMES and self._starts_primary(kind, val)
+                ):
+                    arg = ("mul", arg, self.power())
+                else:
+                    break
+        node: tuple = ("fn", name, arg)
+        if base is not None:
+            node = ("div", node, ("fn", "ln", base))
+        if power is not None:
+            node = ("pow", node, power)
+        return node
