@@ -19,12 +19,15 @@ from matheval.sandbox import run_code, run_many
 CODE = "print(sum(range(10)))"
 
 
-def _timed(fn: Callable[[], object], n: int) -> list[float]:
-    times = []
+def _timed(variants: dict[str, Callable[[], object]], n: int) -> dict[str, list[float]]:
+    """Time each variant n times, interleaved round-robin so that load from other work on a shared
+    machine hits every variant alike (the ratios stay meaningful even when absolute times drift)."""
+    times: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
+        for name, fn in variants.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
     return times
 
 
@@ -48,12 +51,13 @@ def main() -> None:
     for fn in (_bare, lambda: run_code(CODE), lambda: run_code(CODE, isolation="fallback")):
         fn()  # warm the page cache and the layout probe
 
-    rows = [
-        ("bare subprocess.run([python, '-c', code])", _timed(_bare, args.n)),
-        ("bare subprocess.run([python, '-I', '-S', '-c', code])", _timed(_bare_isolated, args.n)),
-        ("run_code, namespaces", _timed(lambda: run_code(CODE), args.n)),
-        ("run_code, fallback", _timed(lambda: run_code(CODE, isolation="fallback"), args.n)),
-    ]
+    variants: dict[str, Callable[[], object]] = {
+        "bare subprocess.run([python, '-c', code])": _bare,
+        "bare subprocess.run([python, '-I', '-S', '-c', code])": _bare_isolated,
+        "run_code, namespaces": lambda: run_code(CODE, isolation="namespaces"),
+        "run_code, fallback": lambda: run_code(CODE, isolation="fallback"),
+    }
+    rows = list(_timed(variants, args.n).items())
     base = statistics.median(rows[0][1])
     print(
         f"\n{'sequential, one at a time':55s} {'median ms':>9s} {'p90 ms':>7s} {'exec/s':>7s} {'x bare':>7s}"

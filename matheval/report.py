@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from matheval import __version__, stats
+from matheval import __version__, stats, tools
 from matheval.config import RunConfig
 from matheval.errors import UsageError
 from matheval.record import Result, read_results
@@ -58,6 +58,7 @@ class RunDir:
                     "extractor": p.style.extractor, "grader": p.grader,
                     "greedy": p.greedy.__dict__, "sampled": p.sampled.__dict__ if p.sampled else None,
                     "n_problems": len(p.samples), "data": p.task.data.file, "data_sha256": p.task.data.sha256,
+                    "execution": tools.settings(p.style.mode, p.tool_rounds),
                 }
                 for p in plans
             },

@@ -39,6 +39,14 @@ _FRACTION = re.compile(r"^Fraction\((-?\d+), (\d+)\)$")
 # ---------------------------------------------------------------- execution
 
 
+def settings(mode: str, rounds: int) -> dict[str, Any] | None:
+    """The execution settings of a run, saved in its config.json beside the prompt settings."""
+    if mode not in ("pot", "tool"):
+        return None
+    return {"rounds": rounds if mode == "tool" else 1, "timeout_s": EXEC_TIMEOUT, "workers": EXEC_WORKERS,
+            "output_limit_chars": OUTPUT_LIMIT, "state": "replay of earlier blocks"}
+
+
 def run_block(code: str, setup: Sequence[str] = (), result_expr: str | None = None) -> dict[str, Any]:
     """Run one block in a fresh sandbox after replaying `setup`; the round record it produced."""
     from matheval.sandbox import run_code  # lazy: rescoring saved samples never needs the sandbox

@@ -138,7 +138,8 @@ def test_unknown_style_and_option_are_errors():
     with pytest.raises(ValueError, match="unknown extraction style"):
         extract_answer("x", "latex")
     with pytest.raises(TypeError):
-        extract_answer("x", "boxed", choices="AB")
+        extract_answer("x", "boxed", letters="AB")
+    assert extract_answer(r"\boxed{2}", "boxed", choices="AB").answer == "2"  # ignored outside "choice"
 
 
 # --- contract -------------------------------------------------------------------------------

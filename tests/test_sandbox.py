@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
+import subprocess
+import sys
 import tempfile
+from pathlib import Path
 
 import pytest
 
-from matheval.sandbox import STATUSES, Limits, Result, run_code, run_many
+from matheval.sandbox import STATUSES, Limits, Result, run_code, run_many, runner
 
 MODES = ["auto", "fallback"]
 SLACK = 30.0  # the machine is shared; runs that should finish get a generous timeout
@@ -45,6 +47,17 @@ def test_sympy_works(mode: str) -> None:
     code += "print(sp.solve(x**2 - 5*x + 6, x), sp.integrate(x**2, (x, 0, 3)))"
     r = run(code, isolation=mode)
     assert r.ok and r.stdout.strip() == "[2, 3] 9", r.stderr
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_multiprocessing_and_numpy_work(mode: str) -> None:
+    code = (
+        "import numpy as np\nfrom multiprocessing import Pool\nif __name__ == '__main__':\n"
+        "    with Pool(2) as pool:\n"
+        "        print(pool.map(abs, [-1, -2]), round(float(np.linalg.det(2 * np.eye(3)))))"
+    )
+    r = run(code, isolation=mode)
+    assert r.ok and r.stdout.strip() == "[1, 2] 8", r.stderr
 
 
 def test_temp_files_and_threads_work() -> None:
@@ -155,19 +168,19 @@ def test_hash_seed_is_fixed() -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_temp_dir_removed(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A temp root of our own: other processes on the machine may be running sandboxes right now.
-    base = tempfile.mkdtemp(prefix="sandbox-test-")
-    os.chmod(base, 0o711)
-    monkeypatch.setattr(tempfile, "tempdir", base)
-    try:
-        code = "open('f.txt', 'w').write('x' * 1000)\nimport os\nos.mkdir('d')\nos.chmod('d', 0)"
-        r = run(code, isolation=mode)
-        assert r.ok, r.stderr
-        run("import time\ntime.sleep(30)", timeout=0.5, isolation=mode)
-        assert os.listdir(base) == []
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+def test_run_directories_removed(mode: str) -> None:
+    base = Path(runner._base_dir())
+    code = "open('f.txt', 'w').write('x' * 1000)\nimport os\nos.mkdir('d')\nos.chmod('d', 0)"
+    r = run(code, isolation=mode)
+    assert r.ok, r.stderr
+    run("import time\ntime.sleep(30)", timeout=0.5, isolation=mode)
+    assert os.listdir(base) == ["root"] and os.listdir(base / "root") == []
+
+
+def test_base_directory_removed_when_the_harness_exits() -> None:
+    script = "from matheval.sandbox import run_code, runner\nrun_code('pass')\nprint(runner._base_dir())"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().startswith(tempfile.gettempdir()) and not Path(out.stdout.strip()).exists()
 
 
 def test_run_many_keeps_order_and_isolates_failures() -> None:

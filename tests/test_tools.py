@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -87,13 +88,14 @@ def test_error_appends_one_line_and_generation_continues():
 
 
 def test_timeout_is_recorded_and_not_replayed(monkeypatch):
-    monkeypatch.setattr(tools, "EXEC_TIMEOUT", 1.0)
+    monkeypatch.setattr(tools, "EXEC_TIMEOUT", 2.0)  # not less: the other round must not time out under load
     got, _, _ = run_tool(
         by_round(code("x = 5\nwhile True:\n    pass"), code("print(x)"), "\\boxed{5}"), rounds=2
     )
     (c,) = got[0]
     assert [r["status"] for r in c.rounds] == ["timeout", "error"]
-    assert c.rounds[0]["error"] and "timeout" in c.text.lower()
+    assert c.rounds[0]["error"] == "TimeoutError: exceeded the 2 s wall-clock limit"
+    assert f"{FENCE}output\nTimeoutError: exceeded the 2 s wall-clock limit\n{FENCE}" in c.text
     # A block that timed out would only time out again: its state is not replayed.
     assert c.rounds[1]["error"] == "NameError: name 'x' is not defined"
 
@@ -258,8 +260,19 @@ def test_run_grades_boxed_and_program_answers_separately(tool_run):
     assert "Please integrate natural language reasoning with programs" in r1.prompt
     summary = json.loads((path / "summary.json").read_text())
     assert set(summary["tasks"]["gsm8k"]["metrics"]) == {"top1", "program_top1"}
+    execution = json.loads((path / "config.json").read_text())["tasks"]["gsm8k"]["execution"]
+    assert execution["rounds"] == 2 and execution["timeout_s"] == tools.EXEC_TIMEOUT
     board = (path.parent / "leaderboard.csv").read_text()
     assert ",program_top1," in board and ",top1," in board
+    # Rescoring saved samples re-derives both answers from the recorded text and rounds, no sandbox.
+    from matheval.rescore import make_plan, regrade
+    from matheval.tasks import load_task
+
+    task = load_task("gsm8k")
+    saved = read_results(str(path / "samples.jsonl"))
+    tool_plan = make_plan(task, "tool", task.style("tool"), dict(task.grader))
+    again = regrade(read_results(str(path / "samples.jsonl")), tool_plan)
+    assert [r.scores for r in again] == [r.scores for r in saved]
 
 
 # ---------------------------------------------------------------- program-aided mode
@@ -276,12 +289,10 @@ def run_pot(texts: list[str], result_expr: str = "solution()") -> list[dict]:
     return [tools.pot_extract(got[i][0], p) for i in range(len(texts))]
 
 
-def test_pot_value_error_timeout_nothing(monkeypatch):
-    monkeypatch.setattr(tools, "EXEC_TIMEOUT", 1.0)
+def test_pot_value_error_nothing():
     exts = run_pot([
         "def solution():\n    return 16 - 3 - 4\n",
         "def solution():\n    return 1 / 0\n",
-        "def solution():\n    while True:\n        pass\n",
         "def solution():\n    x = 5\n",
         "   \n",
         "def solution():\n    return 'forty two'\n```\nQ: the next question",
@@ -289,10 +300,15 @@ def test_pot_value_error_timeout_nothing(monkeypatch):
     assert exts[0]["answer"] == "9" and exts[0]["status"] == "ok" and exts[0]["method"] == "program"
     assert exts[1]["answer"] is None and exts[1]["status"] == "error"
     assert exts[1]["error"] == "in result_expr: ZeroDivisionError: division by zero"
-    assert exts[2]["answer"] is None and exts[2]["status"] == "timeout"
-    assert exts[3]["answer"] is None and exts[3]["status"] == "no_value" and exts[3]["exec_status"] == "ok"
-    assert exts[4]["answer"] is None and exts[4]["status"] == "no_code"
-    assert exts[5]["answer"] == "forty two"
+    assert exts[2]["answer"] is None and exts[2]["status"] == "no_value" and exts[2]["exec_status"] == "ok"
+    assert exts[3]["answer"] is None and exts[3]["status"] == "no_code"
+    assert exts[4]["answer"] == "forty two"
+
+
+def test_pot_timeout(monkeypatch):
+    monkeypatch.setattr(tools, "EXEC_TIMEOUT", 1.0)
+    (ext,) = run_pot(["def solution():\n    while True:\n        pass\n"])
+    assert ext["answer"] is None and ext["status"] == "timeout" and "1 s" in ext["error"]
 
 
 def test_pot_math_style_answer_variable_and_rescore_without_rounds():
@@ -359,3 +375,54 @@ def test_pot_exemplar_programs_compute_the_exemplar_answers(data_dir):
 def test_solutions_file_must_cover_every_exemplar():
     with pytest.raises(UsageError, match="one solution per exemplar index 0..8"):
         load_solutions("exemplars/pot_gsm8k_8shot.json", 9)
+
+
+def test_tool_fewshot_exemplar_outputs_are_what_the_code_prints(data_dir):
+    # The exemplars teach the model what an output block looks like: they must be real outputs.
+    from matheval.data import load_exemplars
+    from matheval.tasks import load_task
+
+    style = load_task("gsm8k").style("tool_fewshot")
+    solutions = load_solutions(style.solutions, len(load_exemplars(style.exemplars, data_dir)))
+    pairs = 0
+    for sol in solutions:
+        blocks = re.findall(rf"{FENCE}python\n(.*?)\n{FENCE}\n{FENCE}output\n(.*?)\n{FENCE}", sol, re.DOTALL)
+        assert blocks and "\\boxed{" in sol
+        earlier: list[str] = []
+        for src, shown in blocks:
+            assert tools.run_block(src, earlier)["output"] == shown
+            earlier.append(src)
+            pairs += 1
+    assert pairs == 9  # exemplar 6 has two rounds
+
+
+@pytest.mark.parametrize("task", ["gsm8k", "math"])
+@pytest.mark.parametrize("style, instruction", [
+    ("tool", "Please integrate natural language reasoning with programs to solve the problem above, "
+             "and put your final answer within \\boxed{}."),
+    ("tool_zh", "请结合自然语言和Python程序语言来解答问题，并把最终答案放置于\\boxed{}中。"),
+])
+def test_tool_chat_styles_render_problem_then_instruction(task, style, instruction, data_dir, chat_tokenizer):
+    from matheval.prompts import Renderer
+    from matheval.tasks import load_task
+
+    t = load_task(task)
+    r = Renderer(t, style, t.style(style), data_dir, chat_tokenizer)
+    sample = SimpleNamespace(problem="What is 1+1?", fields={})
+    assert r.user_text(sample) == "What is 1+1?\n" + instruction
+    assert r(sample).endswith(f"What is 1+1?\n{instruction}<|im_end|>\n<|im_start|>assistant\n")
+    assert t.style(style).mode == "tool" and t.style(style).extractor == "boxed"
+
+
+def test_tool_fewshot_renders_exemplars_then_the_question(data_dir):
+    from matheval.prompts import Renderer
+    from matheval.tasks import load_task
+
+    t = load_task("gsm8k")
+    prompt = Renderer(t, "tool_fewshot", t.style("tool_fewshot"), data_dir, None)(
+        SimpleNamespace(problem="What is 1+1?", fields={})
+    )
+    assert prompt.startswith("Please integrate natural language reasoning with programs")
+    assert prompt.count("\nQuestion: ") == 8 + 1  # the exemplars, then the problem
+    assert prompt.endswith("\n\n\nQuestion: What is 1+1?\nSolution:\n")
+    assert prompt.count(f"{FENCE}output\n") == 9

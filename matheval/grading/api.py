@@ -42,8 +42,9 @@ def equivalent(
     allows `rel_tol`, and the tolerance is relative to the gold's value. The prediction is
     untrusted: it is capped in size and nesting, guarded against runaway values, and must not win
     by containing the gold among other material (a list, an equation restating the question).
-    Swapping the arguments can therefore change the verdict (gold 1/3 vs pred 0.33333 is correct,
-    gold 0.33333 vs pred 1/3 is as well, but gold 10000 vs pred 9999.9 is not while the reverse is).
+    Swapping the arguments can therefore change the verdict: gold 10000 / pred 9999.9 is
+    incorrect (an integer gold is exact), gold 9999.9 / pred 10000 is correct (within the decimal
+    gold's tolerance); gold 5 / pred "x = 5" is correct, gold "x + y = 5" / pred 5 is not.
     """
     opts = resolve_options(options, **overrides)
     gold_norm = _norm(gold) if isinstance(gold, str) else str(gold)
@@ -91,13 +92,8 @@ def equivalent(
         return Verdict(False, exc.status, exc.rule, shown_g, shown_p, exc.detail)
     except RecursionError:
         return Verdict(False, "unparsable", "guard", shown_g, shown_p, "too deeply nested")
-    rule = _deciding_rule(ctx.rules, ok)
+    rule = ctx.rules[-1] if ctx.rules else "structure"  # outer rules record after inner ones
     return Verdict(ok, "correct" if ok else "incorrect", rule, shown_g, shown_p, "; ".join(ctx.details)[:300])
-
-
-def _deciding_rule(rules: list[str], ok: bool) -> str:
-    """Outer rules record after inner ones, so the last rule is the outermost that decided."""
-    return rules[-1] if rules else "structure"
 
 
 def _has_binary(s: str) -> bool:
@@ -185,8 +181,8 @@ def canonical_key(answer: str) -> str:
         if not isinstance(answer, str) or len(answer) > MAX_ANSWER_CHARS:
             return "raw:" + str(answer)[:MAX_ANSWER_CHARS]
         return _key(parse_structure(_norm(answer)))
-    except Exception:  # noqa: BLE001 - a key must exist for any string
-        return "raw:" + answer
+    except (ValueError, ArithmeticError, RecursionError, LookupError, TypeError):
+        return "raw:" + answer  # a key must exist for any string
 
 
 def _key(node: Node) -> str:

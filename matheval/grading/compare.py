@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from .evaluate import N_POINTS, TooLarge, Undefined, Unsupported, evaluate, parse_expression
-from .structure import Node, flatten_pm
+from .structure import Node, unwrap_single
 from .values import Abort, Context, close, compare_leaves
 
 MAX_ITEMS = 40  # unordered matching is quadratic in comparisons
@@ -40,7 +40,7 @@ def compare(g: Node, p: Node, ctx: Context) -> bool:
         if g.kind == "rel" and p.kind == "rel":
             return _compare_relations(g, p, ctx)
         return ctx.decide("interval", False, "not comparable as intervals")
-    flat = flatten_pm(p)
+    flat = unwrap_single(p)
     if flat is not p:
         return compare(g, flat, ctx)
     if g.kind == "expr" and p.kind in _SEQUENCES:

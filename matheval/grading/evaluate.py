@@ -5,7 +5,8 @@ Together with expr_parser it reads the notation final answers use (numbers, ``\\
 variables) and evaluates exactly with `Fraction` while it can, falling back to complex floats.
 Expressions with variables are evaluated at fixed rational points, which decides most algebraic
 identities in microseconds. Anything it does not understand raises `Unsupported` and goes to
-sympy in the worker process. Sizes are capped so that ``2^{2^{2^{100}}}`` or ``1000!!!`` raise `TooLarge` instead of running for ever.
+sympy in the worker process. Sizes are capped so that ``2^{2^{2^{100}}}`` or ``1000!!!`` raise
+`TooLarge` instead of running for ever.
 """
 
 from __future__ import annotations

@@ -48,8 +48,9 @@ def extract_answer(text: str, style: str = "auto", **kwargs: str) -> Extraction 
     """The answer span of `text` and how it was found; None when the style finds nothing."""
     if style not in STYLES:
         raise ValueError(f"unknown extraction style {style!r}; known: {', '.join(STYLES)}")
-    allowed = {"choices"} if style == "choice" else set()
-    unknown = set(kwargs) - allowed
+    # `choices` is accepted by every style (a task's extract options do not depend on the
+    # style a CLI flag picks) but only the choice style reads it.
+    unknown = set(kwargs) - {"choices"}
     if unknown:
         raise TypeError(f"extract_answer(style={style!r}) got unexpected option(s) {sorted(unknown)}")
     if not isinstance(text, str) or not text.strip():
@@ -62,7 +63,7 @@ def extract_answer(text: str, style: str = "auto", **kwargs: str) -> Extraction 
     elif _THINK_OPEN in text:
         end = len(text)
         return Extraction(answer="", answers=(), method="think", span=(end, end), status="unclosed_think")
-    found = STYLES[style](text[offset:], **kwargs)
+    found = STYLES[style](text[offset:], **kwargs) if style == "choice" else STYLES[style](text[offset:])
     if found is None:
         return None
     return Extraction(

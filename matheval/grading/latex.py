@@ -97,13 +97,20 @@ def split_top_level(text: str, seps: tuple[str, ...]) -> list[str]:
     Interval brackets may be mismatched (``[1, 2)``), so depth counts any opener against any
     closer rather than pairing them.
     """
+    return split_with_separators(text, seps)[0]
+
+
+def split_with_separators(text: str, seps: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """`split_top_level` plus the separator found between each pair of parts (one pass)."""
     parts: list[str] = []
+    found: list[str] = []
     depth = 0
     start = 0
     i = 0
     n = len(text)
     while i < n:
         c = text[i]
+        sep = None
         if c == "\\":
             if text.startswith(("\\{", "\\lbrace"), i):
                 depth += 1
@@ -111,27 +118,24 @@ def split_top_level(text: str, seps: tuple[str, ...]) -> list[str]:
                 depth -= 1
             elif depth == 0:
                 sep = _sep_at(text, i, seps)
-                if sep:
-                    parts.append(text[start:i])
-                    i += len(sep)
-                    start = i
-                    continue
-            i += 2 if text.startswith(("\\{", "\\}"), i) else 1
-            continue
-        if c in _OPEN:
+            if sep is None:
+                i += 2 if text.startswith(("\\{", "\\}"), i) else 1
+                continue
+        elif c in _OPEN:
             depth += 1
         elif c in _CLOSE:
             depth -= 1
         elif depth == 0:
             sep = _sep_at(text, i, seps)
-            if sep:
-                parts.append(text[start:i])
-                i += len(sep)
-                start = i
-                continue
+        if sep:
+            parts.append(text[start:i])
+            found.append(sep)
+            i += len(sep)
+            start = i
+            continue
         i += 1
     parts.append(text[start:])
-    return parts
+    return parts, found
 
 
 def _sep_at(text: str, i: int, seps: tuple[str, ...]) -> str | None:

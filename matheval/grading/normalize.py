@@ -85,9 +85,7 @@ _KEEP_WORDS = frozenset(
 _UNIT_GROUP_RE = re.compile(
     r"^(?P<core>.*?)\s*\\(?:text|textrm|mbox|mathrm|hbox)\s*\{(?P<unit>[^{}]*)\}\s*(?:\^\s*\{?\d\}?)?$"
 )
-_UNIT_WORDS_RE = re.compile(
-    r"^(?P<core>.*?[\d}).])\s*(?P<unit>(?:[a-zA-Z]{2,}[a-zA-Z.]*\s*(?:\^\s*\{?\d\}?)?[\s/]*)+)$"
-)
+_UNIT_POWER_RE = re.compile(r"\^\s*\{?\d\}?$")
 _PMOD_RE = re.compile(r"\s*(?:\(\s*)?\\(?:pmod\s*\{[^{}]*\}|bmod\s*\S+|mod\s*\S+)(?:\s*\))?\s*$")
 _THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?:[, ]\d{3})+(?:\.\d+)?$")
 _PERCENT_RE = re.compile(r"\s*(?:\\%|%|\\text\{\s*\\?%\s*\}|\s+percent|\\percent)\s*$")
@@ -173,9 +171,9 @@ def strip_decorations(text: str) -> Decorated:
         m = _UNIT_GROUP_RE.match(s)
         if m and _has_value(m.group("core")) and _is_unit(m.group("unit")):
             s = m.group("core").strip()
-        m = _UNIT_WORDS_RE.match(s)
-        if m and _has_value(m.group("core")) and all(_is_unit(w) for w in m.group("unit").split()):
-            s = m.group("core").strip()
+        core, words = _trailing_words(s)
+        if words and core[-1:] in "0123456789}).]" and _has_value(core) and all(map(_is_unit, words)):
+            s = core.strip()
         if s.endswith("^\\circ") and _plain_number(s[: -len("^\\circ")]):
             s = s[: -len("^\\circ")].strip()
             degrees = True
@@ -189,6 +187,35 @@ def strip_decorations(text: str) -> Decorated:
     if _THOUSANDS_RE.match(s):
         s = s.replace(",", "").replace(" ", "")
     return Decorated(_compact_spaces(s), percent, degrees)
+
+
+def _trailing_words(s: str) -> tuple[str, list[str]]:
+    """Split "16 square feet" into ("16", ["square", "feet"]), "5 cm^2" into ("5", ["cm"]).
+
+    A backwards scan rather than a regex: nested quantifiers over words backtrack exponentially
+    on long letter runs, and this runs on untrusted text.
+    """
+    end = len(s)
+    power = _UNIT_POWER_RE.search(s[-8:])
+    if power:
+        end -= len(power.group(0))
+    start = end
+    while start > 0 and (s[start - 1].isascii() and s[start - 1].isalpha() or s[start - 1] in " ./"):
+        start -= 1
+    tail = s[start:end]
+    words = [w for w in re.split(r"[\s/]+", tail) if w]
+    # Only words set off by a space, and only word-like ones: "4abc" and "2 xy" are products.
+    if not tail.startswith(" ") or not words or not all(map(_is_unit_word, words)):
+        return s, []
+    return s[:start].rstrip(), words
+
+
+_UNIT_ABBREVIATIONS = frozenset("cm mm km kg mg ml ft hr hrs sq mph kph lb lbs oz yd qt gal sec min".split())
+
+
+def _is_unit_word(word: str) -> bool:
+    w = word.strip(".").lower()
+    return w in _UNIT_ABBREVIATIONS or (len(w) >= 3 and bool(re.search(r"[aeiouy]", w)))
 
 
 def _unwrap_text(s: str) -> str:

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .latex import enclosed_by, split_top_level
+from .latex import enclosed_by, split_top_level, split_with_separators
 from .normalize import strip_decorations
 
 _RELATIONS = ("\\le", "\\ge", "\\ne", "\\approx", "\\equiv", "=", "<", ">")
@@ -122,35 +122,13 @@ def _comma_list(parts: list[str], answer_type: str, depth: int) -> Node:
 
 
 def _relation(s: str, answer_type: str, depth: int) -> Node | None:
-    pieces: list[str] = []
-    ops: list[str] = []
-    rest = s
-    while True:
-        split = _first_relation(rest)
-        if split is None:
-            pieces.append(rest)
-            break
-        idx, op = split
-        pieces.append(rest[:idx])
-        ops.append(op)
-        rest = rest[idx + len(op) :]
+    pieces, ops = split_with_separators(s, _RELATIONS)
     if not ops or any(not p.strip() for p in pieces):
         return None
     items = tuple(_parse(p, answer_type, depth + 1) for p in pieces)
     canon = tuple({"\\approx": "=", "\\equiv": "="}.get(op, op) for op in ops)
     kind = "eq" if all(op == "=" for op in canon) else "rel"
     return Node(kind, items=items, ops=canon)
-
-
-def _first_relation(s: str) -> tuple[int, str] | None:
-    parts = split_top_level(s, _RELATIONS)
-    if len(parts) < 2:
-        return None
-    idx = len(parts[0])
-    for op in _RELATIONS:
-        if s.startswith(op, idx):
-            return idx, op
-    return None
 
 
 def _bracketed(s: str, answer_type: str, depth: int) -> Node:
@@ -197,7 +175,7 @@ def _tidy_sign(s: str) -> str:
     return s[1:] if s.startswith("+") else s
 
 
-def flatten_pm(node: Node) -> Node:
+def unwrap_single(node: Node) -> Node:
     """A one-element list is its element (so "\\{5\\}" and "5" compare alike where allowed)."""
     if node.kind in ("list", "set") and len(node.items) == 1:
         return node.items[0]

@@ -40,6 +40,8 @@ _TEXT_COMMANDS = (
     "hbox",
 )
 _BASE_RE = re.compile(r"^(\w+)_\{?(\d+)\}?$")
+_WORD_RE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
+_WORDS3 = frozenset("odd yes all any not one two six ten and nor off".split())
 _INFINITIES = {"\\infty": 1, "+\\infty": 1, "-\\infty": -1, "\\infty^+": 1}
 
 
@@ -95,13 +97,16 @@ def text_key(s: str) -> str:
 
 
 def is_text(s: str) -> bool:
-    """A textual answer: wrapped in \\text{} as a whole, or carrying a word of 3+ plain letters."""
+    """A textual answer: wrapped in \\text{} as a whole, or carrying a plain word.
+
+    A word is 4+ letters or a common 3-letter one: "abc" stays a product of variables.
+    """
     stripped = s.strip()
     if re.fullmatch(r"\\(?:text|textrm|textbf|mbox|mathrm)\s*\{[^{}]*\}", stripped):
         inner = unwrap_command(stripped, _TEXT_COMMANDS).strip()
         return not re.fullmatch(r"[-+]?\d+(?:\.\d+)?|[a-zA-Z]", inner)
     plain = unwrap_command(stripped, _TEXT_COMMANDS)
-    return bool(re.search(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}", plain))
+    return any(len(w) >= 4 or w.lower() in _WORDS3 for w in _WORD_RE.findall(plain))
 
 
 def compare_leaves(g: Node, p: Node, ctx: Context) -> bool:
@@ -133,8 +138,10 @@ def compare_leaves(g: Node, p: Node, ctx: Context) -> bool:
 def _parse_or_none(text: str) -> Expr | None:
     try:
         return parse_expression(text)
-    except (Unsupported, RecursionError):
+    except Unsupported:
         return None
+    except RecursionError:
+        raise Abort("unparsable", "expression nested too deeply", "guard") from None
 
 
 def _sampled(ge: Expr, pe: Expr, g: Node, p: Node, ctx: Context) -> bool | None:
@@ -157,7 +164,9 @@ def _sampled(ge: Expr, pe: Expr, g: Node, p: Node, ctx: Context) -> bool | None:
             continue
         except TooLarge as exc:
             raise Abort("unparsable", f"pred value too large: {exc}", "guard") from None
-        except (Unsupported, RecursionError):
+        except RecursionError:
+            raise Abort("unparsable", "pred expression nested too deeply", "guard") from None
+        except Unsupported:
             return None
         if constant:
             return _match_constant(gv, pv, g, p, ctx, decimal)

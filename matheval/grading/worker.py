@@ -114,36 +114,76 @@ class _Worker:
 
 
 class _Pool:
+    """Up to `size` workers; a caller takes an idle one, else waits for one being started, else
+    starts one. A killed worker's successor is started in the background right away."""
+
     def __init__(self, size: int) -> None:
         self.pid = os.getpid()
+        self.size = size
         self.slots = threading.BoundedSemaphore(size)
-        self.lock = threading.Lock()
+        self.cond = threading.Condition()
         self.idle: list[_Worker] = []
         self.all: set[_Worker] = set()
+        self.starting = 0
 
     def call(self, payload: dict[str, Any], timeout: float) -> dict[str, Any] | None:
         with self.slots:
-            with self.lock:
-                w = self.idle.pop() if self.idle else None
-            if w is None:
-                w = _Worker()
-                with self.lock:
-                    self.all.add(w)
+            w = self._take()
             try:
                 reply = w.request(payload, timeout)
             except WorkerError:
-                with self.lock:
+                with self.cond:
                     self.all.discard(w)
                 raise
-            with self.lock:
+            with self.cond:
                 if reply is None:
                     self.all.discard(w)
                 else:
                     self.idle.append(w)
+                    self.cond.notify()
+            if reply is None:
+                self._start_in_background()
             return reply
 
+    def _take(self) -> _Worker:
+        with self.cond:
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            while not self.idle and self.starting and time.monotonic() < deadline:
+                self.cond.wait(timeout=1.0)
+            if self.idle:
+                return self.idle.pop()
+            self.starting += 1
+        try:
+            w = _Worker()
+        finally:
+            with self.cond:
+                self.starting -= 1
+        with self.cond:
+            self.all.add(w)
+        return w
+
+    def _start_in_background(self) -> None:
+        def start() -> None:
+            try:
+                w = _Worker()
+            except (WorkerError, OSError):
+                w = None
+            with self.cond:
+                self.starting -= 1
+                if w is not None and self.pid == os.getpid() and len(self.all) < self.size:
+                    self.all.add(w)
+                    self.idle.append(w)
+                    w = None
+                self.cond.notify_all()
+            if w is not None:
+                w.close()
+
+        with self.cond:
+            self.starting += 1
+        threading.Thread(target=start, name="matheval-grader-restart", daemon=True).start()
+
     def shutdown(self) -> None:
-        with self.lock:
+        with self.cond:
             workers, self.all, self.idle = list(self.all), set(), []
         for w in workers:
             w.close()

@@ -4,6 +4,7 @@ program that forks N children can use N x memory_mb. Missing or read-only cgroup
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import threading
@@ -50,9 +51,13 @@ class Cgroup:
     memory_dir: str | None
     v2: bool
 
-    @property
-    def procs_files(self) -> list[str]:
-        return [os.path.join(d, "cgroup.procs") for d in self.dirs]
+    def add(self, pid: int) -> None:
+        """Move `pid` (before it has children) into the cgroup; failing that, the layer is absent."""
+        for d in self.dirs:
+            try:
+                _write(os.path.join(d, "cgroup.procs"), str(pid))
+            except OSError:
+                pass
 
     def oom_killed(self) -> bool:
         if self.memory_dir is None:
@@ -66,26 +71,52 @@ class Cgroup:
         return int(fields.get("oom_kill", "0")) > 0
 
     def remove(self) -> None:
-        """rmdir works only once the last task has been reaped, which can lag on a loaded machine:
-        try briefly, then leave the retries to a background thread instead of blocking the caller."""
-        if not self._try_remove(attempts=10):
-            threading.Thread(target=self._try_remove, args=(600,), daemon=True).start()
+        """rmdir succeeds only once the kernel has released the last task, which lags the reaping a
+        little: try once, then leave the directory to the janitor thread instead of blocking."""
+        left = [d for d in self.dirs if not _try_rmdir(d)]
+        if left:
+            with _lock:
+                _pending.extend(left)
+                global _janitor
+                if _janitor is None:
+                    _janitor = threading.Thread(
+                        target=_janitor_loop, name="sandbox-cgroup-janitor", daemon=True
+                    )
+                    _janitor.start()
 
-    def _try_remove(self, attempts: int) -> bool:
-        left = [d for d in self.dirs if os.path.isdir(d)]
-        for _ in range(attempts):
-            for d in list(left):
-                try:
-                    os.rmdir(d)
-                    left.remove(d)
-                except FileNotFoundError:
-                    left.remove(d)
-                except OSError:
-                    pass
-            if not left:
-                return True
-            time.sleep(0.05)
+
+_pending: list[str] = []
+_janitor: threading.Thread | None = None
+
+
+def _try_rmdir(path: str) -> bool:
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        return True
+    except OSError:
         return False
+    return True
+
+
+def _sweep() -> None:
+    with _lock:
+        _pending[:] = [d for d in _pending if not _try_rmdir(d)]
+
+
+def _janitor_loop() -> None:
+    while True:
+        time.sleep(0.1)
+        _sweep()
+
+
+@atexit.register
+def _last_sweep() -> None:
+    for _ in range(20):
+        _sweep()
+        if not _pending:
+            return
+        time.sleep(0.05)
 
 
 def create(memory_bytes: int, max_pids: int) -> Cgroup | None:

@@ -1,4 +1,5 @@
-"""Entry point of a sandboxed execution: `python -s -S -B _child.py JOBFILE`, started by runner.py.
+"""Entry point of a sandboxed execution, started by runner.py as
+`python -s -S -B -c "...main()" JOB_FD RUN_ID` (the job is a marshal-ed dict in a memfd).
 
 Process tree: supervisor (outside the new PID namespace, waits) -> init (PID 1 of the namespace,
 builds the private root, reaps) -> program (runs the model's code). When init exits the kernel kills
@@ -7,26 +8,23 @@ as a child subreaper, kills whatever the program left behind. Standard library o
 
 from __future__ import annotations
 
+import _signal  # not `signal`: that one imports enum, and startup time is paid on every run
 import builtins
-import json
-import linecache
+import marshal
 import os
-import signal
-import site
 import sys
 import time
-import traceback
-import types
 
-import _guard
 import _isolate
 
 SETUP_FAILED = 125  # exit code: the sandbox (not the program) could not be set up
+_SOURCES: dict[str, str] = {}  # for tracebacks, registered with linecache only when one is printed
 
 
-def _send(fd: int, message: dict[str, object]) -> None:
+def _send(fd: int, message: dict[str, str | None]) -> None:
+    # repr() of a dict of str/None, read back with ast.literal_eval: no json import (it costs ~10 ms).
     try:
-        os.write(fd, (json.dumps(message) + "\n").encode())
+        os.write(fd, (repr(message) + "\n").encode("utf-8", "backslashreplace"))
     except OSError:
         pass  # the program may have closed the channel; the harness copes without it
 
@@ -51,13 +49,21 @@ def _wait_for(pid: int) -> int:
 
 
 def _error_line(exc: BaseException) -> str:
-    last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-    return last[:500]
+    """The last line of the traceback, e.g. "ZeroDivisionError: division by zero"."""
+    cls = type(exc)
+    name = cls.__qualname__
+    if cls.__module__ not in ("builtins", "__main__"):
+        name = f"{cls.__module__}.{name}"
+    try:
+        detail = str(exc.msg) if isinstance(exc, SyntaxError) else str(exc)
+    except Exception:  # noqa: BLE001 - a program's exception may have a __str__ that raises
+        detail = "<unprintable>"
+    line = f"{name}: {detail}" if detail.strip() else name
+    return line.strip().splitlines()[0][:500]
 
 
 def _exec_source(source: str, name: str, namespace: dict[str, object]) -> None:
-    # Registering the source lets tracebacks show the offending line without writing a file.
-    linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+    _SOURCES[name] = source
     exec(compile(source, name, "exec"), namespace)  # noqa: S102 - running it is the whole point
 
 
@@ -83,30 +89,46 @@ def _run_silenced(source: str, namespace: dict[str, object]) -> None:
             os.close(fd)
 
 
-def _failure(exc: BaseException, status: str, prefix: str = "") -> dict[str, object]:
+def _failure(
+    exc: BaseException, status: str, ns: dict[str, object], prefix: str = ""
+) -> dict[str, str | None]:
+    error = prefix + _error_line(exc)
     if isinstance(exc, MemoryError):
-        status = "memory"
+        # Memory is still full (the program's globals and frames): free it before anything else, and
+        # skip the traceback, whose formatting would allocate again.
+        exc.__traceback__ = None
+        ns.clear()
+        os.write(2, b"MemoryError\n")
+        return {"status": "memory", "error": error, "value": None}
+    try:
+        import linecache  # noqa: PLC0415 - imported only when there is a traceback to print
+        import traceback  # noqa: PLC0415
+    except (ImportError, OSError):  # e.g. the program used up every file descriptor
+        os.write(2, f"{error}\n".encode("utf-8", "backslashreplace"))
+        return {"status": status, "error": error, "value": None}
+    for name, source in _SOURCES.items():
+        linecache.cache[name] = (len(source), None, source.splitlines(True), name)
     # Skip the sandbox's own frames so the traceback starts in the program.
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
         tb = tb.tb_next
     traceback.print_exception(type(exc), exc, tb)
-    return {"status": status, "error": prefix + _error_line(exc), "value": None}
+    return {"status": status, "error": error, "value": None}
 
 
 def run_program(job: dict, chan: int) -> None:
     """Run setup code (silenced), the program, then `result_expr`, all in one __main__ namespace."""
-    main = types.ModuleType("__main__")
+    main = type(sys)("__main__")
     main.__dict__["__builtins__"] = builtins
     sys.modules["__main__"] = main
     sys.argv = ["<program>"]
     ns = main.__dict__
-    out: dict[str, object] = {"status": "ok", "error": None, "value": None}
+    out: dict[str, str | None] = {"status": "ok", "error": None, "value": None}
     try:
         if job["setup_code"]:
             _run_silenced(job["setup_code"], ns)
     except BaseException as exc:  # noqa: BLE001 - any failure of untrusted code is a result
-        out = _failure(exc, "setup_error", "in setup_code: ")
+        out = _failure(exc, "setup_error", ns, "in setup_code: ")
     if out["status"] == "ok":
         try:
             _exec_source(job["code"], "<program>", ns)
@@ -114,13 +136,13 @@ def run_program(job: dict, chan: int) -> None:
             if exc.code not in (None, 0):
                 out = {"status": "error", "error": f"SystemExit: {exc.code}", "value": None}
         except BaseException as exc:  # noqa: BLE001
-            out = _failure(exc, "error")
+            out = _failure(exc, "error", ns)
     if out["status"] == "ok" and job["result_expr"]:
         try:
             value = repr(eval(compile(job["result_expr"], "<result>", "eval"), ns))  # noqa: S307
             out["value"] = value[: job["limits"]["max_output_bytes"]]
         except BaseException as exc:  # noqa: BLE001
-            out = _failure(exc, "error", "in result_expr: ")
+            out = _failure(exc, "error", ns, "in result_expr: ")
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -138,13 +160,13 @@ def _prepare_program(job: dict, home: str, nproc: int) -> None:
     )
     os.chdir(home)
     os.environ.update(HOME=home, TMPDIR=home)
-    for d in job["site_dirs"]:
-        site.addsitedir(d)
     here = os.path.dirname(os.path.abspath(__file__))
-    sys.path[:] = [p for p in sys.path if p not in ("", here)]
-    for name in ("_guard", "_isolate"):
+    # site-packages go on sys.path directly; .pth files are not run (they cost ~10 ms per execution
+    # and mostly point at editable installs, which are outside the sandbox anyway).
+    sys.path[:] = [p for p in sys.path if p not in ("", here)] + job["site_dirs"]
+    for name in ("_child", "_guard", "_isolate"):
         sys.modules.pop(name, None)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # behave like a normal program when a pipe closes
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)  # behave like a normal program when a pipe closes
 
 
 def _namespace_init(job: dict, chan: int) -> None:
@@ -170,6 +192,8 @@ def _namespace_init(job: dict, chan: int) -> None:
 
 def _fallback_program(job: dict, chan: int) -> None:
     """No namespaces: rlimits, a new process group, uid 65534 when we are root, and the audit hook."""
+    import _guard  # noqa: PLC0415 - only the fallback needs it (and sys.path is cleaned below)
+
     os.setpgid(0, 0)  # our own group, so the guard's "own group only" rule excludes the supervisor
     lim = job["limits"]
     work = job["work_dir"]
@@ -195,7 +219,7 @@ def _kill_leftovers() -> None:
     while time.monotonic() < deadline:
         for pid in _isolate.descendants(os.getpid()):
             try:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, _signal.SIGKILL)
             except OSError:
                 pass
         try:
@@ -206,16 +230,19 @@ def _kill_leftovers() -> None:
 
 
 def main() -> None:
-    with open(sys.argv[1]) as f:
-        job = json.load(f)
+    with os.fdopen(int(sys.argv[1]), "rb") as f:
+        job = marshal.load(f)
     chan = job["channel_fd"]
     os.set_inheritable(chan, False)  # programs the code starts do not get the result channel
     _isolate.die_with_parent()
     if os.getppid() != job["parent_pid"]:
         os._exit(SETUP_FAILED)  # the harness died before we could arm the death signal
-    for procs in job["cgroup_procs"]:
-        with open(procs, "w") as f:
-            f.write(str(os.getpid()))
+    # The harness moves us into the run's cgroup while we start up (a cgroup migration waits for an
+    # RCU grace period, 10-20 ms); one byte on stdin says it is done. Then stdin becomes /dev/null.
+    os.read(0, 1)
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
     mode = "fallback"
     detail = "forced by isolation='fallback'"
     if job["isolation"] != "fallback":
@@ -233,6 +260,7 @@ def main() -> None:
         job["drop_to_nobody"] = os.geteuid() == 0 and _isolate.world_readable(
             [sys.prefix, sys.base_prefix, *job["site_dirs"]]
         )
+        os.mkdir(job["work_dir"], 0o700)  # the harness removes it after the run
         if job["drop_to_nobody"]:
             os.chown(job["work_dir"], _isolate.NOBODY, _isolate.NOBODY)
         elif os.geteuid() == 0:

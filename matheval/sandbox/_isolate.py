@@ -7,7 +7,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import platform
 import resource
 
 CLONE_NEWNS = 0x00020000
@@ -136,9 +135,10 @@ def _bind_ro(src: str, dst: str, nodev: bool = True) -> None:
 
 
 def _pivot_root(new_root: str) -> None:
-    nr = _SYS_PIVOT_ROOT.get(platform.machine())
+    machine = os.uname().machine
+    nr = _SYS_PIVOT_ROOT.get(machine)
     if nr is None:
-        raise OSError(errno.ENOSYS, f"pivot_root: unknown syscall number on {platform.machine()}")
+        raise OSError(errno.ENOSYS, f"pivot_root: unknown syscall number on {machine}")
     os.chdir(new_root)
     # pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves only ours.
     _check(_libc.syscall(nr, b".", b"."), "pivot_root")

@@ -3,10 +3,13 @@ its output under a cap, enforce the wall clock, kill everything it started, remo
 
 from __future__ import annotations
 
+import ast
+import atexit
 import functools
 import json
+import marshal
 import os
-import selectors
+import py_compile
 import shutil
 import signal
 import subprocess
@@ -14,15 +17,19 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from matheval.sandbox import _cgroup
-from matheval.sandbox._isolate import descendants
+from matheval.sandbox._supervise import collect, remove_tree, stop
 from matheval.sandbox.result import STATUSES, TRUNCATION_MARKER, Limits, Result
 
-_CHILD = Path(__file__).with_name("_child.py")
+_HERE = Path(__file__).resolve().parent
+# Importing _child (rather than running it as a script) lets the interpreter use its cached bytecode.
+_CHILD_CMD = f"import sys; sys.path.insert(0, {str(_HERE)!r}); import _child; _child.main()"
 _SETUP_FAILED = 125
 ISOLATION_MODES = ("auto", "namespaces", "fallback")
 
@@ -70,6 +77,11 @@ def _python_layout(python: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     probe = "import json, sys; print(json.dumps([sys.prefix, sys.base_prefix, sys.path]))"
     out = subprocess.run([python, "-c", probe], capture_output=True, text=True, env=_ENV, check=True)
     prefix, base_prefix, path = json.loads(out.stdout)
+    for name in ("_child", "_guard", "_isolate"):  # children run with -B: write their bytecode once
+        try:
+            py_compile.compile(str(_HERE / f"{name}.py"), doraise=False, quiet=2)
+        except OSError:
+            pass  # a read-only install: the child just compiles its source each time
     site_dirs = tuple(
         p for p in path if Path(p).name in ("site-packages", "dist-packages") and Path(p).is_dir()
     )
@@ -80,100 +92,22 @@ def _python_layout(python: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(binds), site_dirs
 
 
+@functools.cache
+def _base_dir() -> str:
+    """One directory per harness process: the mount point for namespace runs and the parent of
+    fallback runs' working dirs. Traversable but not listable, so uid 65534 reaches its own work dir."""
+    base = tempfile.mkdtemp(prefix="matheval-sandbox-")
+    os.chmod(base, 0o711)
+    os.mkdir(os.path.join(base, "root"), 0o700)
+    atexit.register(shutil.rmtree, base, ignore_errors=True)
+    return base
+
+
 def _protected_paths() -> list[str]:
     """Fallback mode only: paths the audit hook refuses to read (the harness's repo and its parent,
     which holds datasets and results, the working dir, home, and the temp dir of other runs)."""
     repo = Path(__file__).resolve().parents[2]
     return [str(repo), str(repo.parent), os.getcwd(), str(Path.home()), tempfile.gettempdir()]
-
-
-def _session_members(sid: int) -> list[int]:
-    """Processes whose session id is `sid` (field 6 of /proc/PID/stat)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if len(fields) > 3 and int(fields[3]) == sid:
-                found.append(int(entry))
-    return found
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Kill everything the run started and reap the supervisor. Descendants go first: the supervisor
-    reaps them (it is the subreaper or sits above the namespace init) and then exits by itself; a
-    process counts as gone only once reaped. Finally anything still in the run's session dies."""
-    deadline = time.monotonic() + 3.0
-    while time.monotonic() < deadline:
-        kids = descendants(proc.pid)
-        if not kids:
-            break
-        for kid in kids:
-            try:
-                os.kill(kid, signal.SIGKILL)
-            except OSError:
-                pass
-        time.sleep(0.005)
-    for pid in _session_members(proc.pid):
-        if pid != proc.pid:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-    try:
-        proc.wait(timeout=max(0.2, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        for kill, target in ((os.killpg, proc.pid), (os.kill, proc.pid)):
-            try:
-                kill(target, signal.SIGKILL)
-            except OSError:
-                pass
-        proc.wait()
-
-
-def _collect(
-    proc: subprocess.Popen[bytes], chan: int, deadline: float, cap: int
-) -> tuple[dict[str, bytearray], set[str], str | None]:
-    """Read stdout, stderr and the result channel until EOF, the deadline, or a stream over `cap`."""
-    assert proc.stdout is not None and proc.stderr is not None
-    names = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr", chan: "channel"}
-    caps = {"stdout": cap, "stderr": cap, "channel": 4 * cap + 4096}
-    bufs = {name: bytearray() for name in names.values()}
-    over: set[str] = set()
-    sel = selectors.DefaultSelector()
-    for fd, name in names.items():
-        os.set_blocking(fd, False)
-        sel.register(fd, selectors.EVENT_READ, name)
-    exited_at: float | None = None
-    try:
-        while sel.get_map():
-            now = time.monotonic()
-            if now >= deadline:
-                return bufs, over, "timeout"
-            if proc.poll() is not None:
-                exited_at = exited_at or now
-                if now - exited_at > 1.0:
-                    return bufs, over, None  # something else still holds a pipe; killed by caller
-            for key, _ in sel.select(timeout=min(deadline - now, 0.25)):
-                try:
-                    chunk = os.read(key.fd, 1 << 16)
-                except BlockingIOError:
-                    continue
-                if not chunk:
-                    sel.unregister(key.fd)
-                    continue
-                buf = bufs[key.data]
-                room = caps[key.data] - len(buf)
-                buf += chunk[:room]
-                if len(chunk) > room and key.data != "channel":
-                    over.add(key.data)
-                    return bufs, over, "output_limit"
-        return bufs, over, None
-    finally:
-        sel.close()
 
 
 def _decode(data: bytearray, truncated: bool, cap: int) -> str:
@@ -182,11 +116,13 @@ def _decode(data: bytearray, truncated: bool, cap: int) -> str:
 
 
 def _messages(channel: bytearray) -> list[dict[str, object]]:
+    """The child's reports: one dict literal per line. The program can write here too, so parse
+    with literal_eval (never eval) and treat what comes back only as its own claims."""
     found = []
     for line in channel.decode("utf-8", errors="replace").splitlines():
         try:
-            msg = json.loads(line)
-        except ValueError:
+            msg = ast.literal_eval(line)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             continue
         if isinstance(msg, dict):
             found.append(msg)
@@ -223,6 +159,17 @@ def _outcome(
     return "ok", None, None, code
 
 
+def _release(proc: subprocess.Popen[bytes]) -> None:
+    """Let the child go on past its start (see _child.main); it may already have died."""
+    assert proc.stdin is not None
+    try:
+        os.write(proc.stdin.fileno(), b"g")
+    except OSError:
+        pass
+    finally:
+        proc.stdin.close()  # nothing buffered, so closing cannot fail
+
+
 def run_code(
     code: str,
     timeout: float = 10.0,
@@ -248,10 +195,10 @@ def run_code(
     python = python or sys.executable
     mode = "fallback" if isolation == "auto" and _namespaces_broken else isolation
     binds, site_dirs = _python_layout(python)
-    tmp = tempfile.mkdtemp(prefix="matheval-sandbox-")
-    os.chmod(tmp, 0o711)  # uid 65534 must reach work/ in root fallback mode; nobody may list it
-    for sub in ("work", "root"):
-        os.mkdir(os.path.join(tmp, sub), 0o700)
+    base = _base_dir()
+    run_id = uuid.uuid4().hex
+    # Only the fallback writes here (the child creates it); namespace mode works in a private tmpfs.
+    work_dir = os.path.join(base, f"run-{run_id}")
     oom = False
     cgroup = _cgroup.create((lim.memory_mb + lim.disk_mb + 64) << 20, lim.max_processes + 8)
     chan_r, chan_w = os.pipe()
@@ -269,56 +216,69 @@ def run_code(
             "disk_mb": lim.disk_mb,
             "max_output_bytes": lim.max_output_bytes,
         },
-        "root_dir": os.path.join(tmp, "root"),
-        "work_dir": os.path.join(tmp, "work"),
+        # Every run mounts its new root on this same directory, each in its own mount namespace.
+        "root_dir": os.path.join(base, "root"),
+        "work_dir": work_dir,
         "binds": list(binds),
         "site_dirs": list(site_dirs),
         "protected": _protected_paths(),
         "channel_fd": chan_w,
         "parent_pid": os.getpid(),
-        "cgroup_procs": cgroup.procs_files if cgroup else [],
     }
-    job_path = os.path.join(tmp, "job.json")
-    with open(job_path, "w") as f:
-        json.dump(job, f)
+    # The job travels in an anonymous memory file: no per-run file to create and delete on disk.
+    job_fd = os.memfd_create("matheval-sandbox-job", os.MFD_CLOEXEC)
+    os.write(job_fd, marshal.dumps(job, 4))  # version 4 is read by every Python 3 the child may be
+    os.lseek(job_fd, 0, os.SEEK_SET)
     start = time.monotonic()
     proc = None
+    contained = False  # the child reported namespace mode: nothing can have left the PID namespace
     try:
         proc = subprocess.Popen(
-            [python, "-s", "-S", "-B", str(_CHILD), job_path],
-            stdin=subprocess.DEVNULL,
+            # The run id is only there so that every process of the run can be found in /proc.
+            [python, "-s", "-S", "-B", "-c", _CHILD_CMD, str(job_fd), run_id],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            pass_fds=(chan_w,),
+            pass_fds=(chan_w, job_fd),
             env=_ENV,
-            cwd=tmp,
+            cwd=base,
             start_new_session=True,
         )
-        os.close(chan_w)
-        chan_w = -1
-        bufs, over, reason = _collect(proc, chan_r, start + timeout, lim.max_output_bytes)
+        for fd in (chan_w, job_fd):
+            os.close(fd)
+        chan_w = job_fd = -1
+        if cgroup is not None:
+            cgroup.add(proc.pid)
+        _release(proc)
+        bufs, over, reason = collect(proc, chan_r, start + timeout, lim.max_output_bytes)
+        msgs = _messages(bufs["channel"])
+        contained = any(m.get("isolation") == "namespaces" for m in msgs)
     finally:
-        for fd in (chan_r, chan_w):
+        for fd in (chan_r, chan_w, job_fd):
             if fd >= 0:
                 os.close(fd)
         if proc is not None:
-            _stop(proc)
+            stop(proc, sweep_session=not contained)
             for stream in (proc.stdout, proc.stderr):
                 if stream is not None:
                     stream.close()
         if cgroup is not None:
             oom = cgroup.oom_killed()
             cgroup.remove()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if os.path.lexists(work_dir):
+            remove_tree(work_dir)
     wall = time.monotonic() - start
-    msgs = _messages(bufs["channel"])
     status, error, value, exit_code = _outcome(
         proc.returncode, reason, msgs, timeout, lim.max_output_bytes, cgroup is not None and oom
     )
     info = next((m for m in msgs if "isolation" in m), {"isolation": mode, "detail": "child did not report"})
-    isolation_desc = f"{info['isolation']}{'+cgroup' if cgroup else ''} ({info.get('detail', '')})"
+    details = "; ".join(str(d) for d in [info.get("detail"), *(m["note"] for m in msgs if "note" in m)] if d)
+    isolation_desc = f"{info['isolation']}{'+cgroup' if cgroup else ''} ({details})"
     if status == "sandbox_error" and isolation == "auto" and info["isolation"] == "namespaces":
+        # Namespaces exist but building the private root failed: use the fallback from now on, loudly.
         with _broken_lock:
+            if _namespaces_broken is None:
+                warnings.warn(f"matheval.sandbox: {error}; using the weaker fallback mode", stacklevel=2)
             _namespaces_broken = error or "namespace setup failed"
         return run_code(
             code,
