@@ -31,7 +31,7 @@ def print_tasks(data_dir: str | None) -> None:
         rows.append((name, _size(t, ddir), t.answer_type, ",".join(t.prompts), f"{src.repo}@{src.commit[:7]}"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     print(f"\ndata dir: {ddir}")
 
 

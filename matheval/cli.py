@@ -133,5 +133,6 @@ def config_from_args(args: argparse.Namespace):
         temperature=args.temperature, top_p=args.top_p, n=args.n, seed=args.seed,
         data_dir=args.data_dir or str(default_data_dir()), output_dir=args.output_dir,
         run_id=args.run_id, dtype=args.dtype, max_model_len=args.max_model_len,
-        tool_rounds=args.tool_rounds, base_url=args.base_url, grader={"percent_compat": True} if args.percent_compat else {},
+        tool_rounds=args.tool_rounds, base_url=args.base_url,
+        grader={"percent_compat": True} if args.percent_compat else {},
     )

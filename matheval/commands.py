@@ -55,7 +55,8 @@ def _check(argv: list[str], parser_cls) -> int:
     run_scores = compare.load_scores(run)
     if args.update:
         compare.write_scores(run_scores, args.baseline)
-        print(f"baseline {args.baseline} written from {run} ({run_scores[['task', 'id']].drop_duplicates().shape[0]} problems)")
+        n = run_scores[["task", "id"]].drop_duplicates().shape[0]
+        print(f"baseline {args.baseline} written from {run} ({n} problems)")
         return 0
     if not Path(args.baseline).exists():
         raise UsageError(f"baseline {args.baseline} not found (create it with --update)")
@@ -65,7 +66,7 @@ def _check(argv: list[str], parser_cls) -> int:
     return 1 if regressions else 0
 
 
-def _newest_run(out: Path) -> str:
+def _newest_run(out) -> str:
     runs = sorted((p for p in out.glob("*/samples.jsonl")), key=lambda p: p.stat().st_mtime)
     if not runs:
         raise UsageError(f"no runs in {out}; give the run dir explicitly")

@@ -119,7 +119,7 @@ def load_samples(task: Task, data_dir: Path, limit: int | None = None) -> list[S
         try:
             problem, gold = view[fm.problem], view[fm.gold]
         except KeyError as exc:
-            raise UsageError(f"task '{task.name}': record {i} has no field {exc}; fix `fields:` in its YAML")
+            raise UsageError(f"task '{task.name}': record {i} has no field {exc}; fix `fields:` in its YAML") from None
         sid = str(view[fm.id]) if fm.id else str(i)
         solution = view.get(fm.solution) if fm.solution else None
         samples.append(

@@ -211,7 +211,10 @@ def append_leaderboard(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def markdown_table(summary: dict[str, Any]) -> str:
-    lines = ["| task | style | metric | value | 95% CI | problems | no answer | truncated |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| task | style | metric | value | 95% CI | problems | no answer | truncated |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for task, t in summary["tasks"].items():
         for metric, m in t["metrics"].items():
             lines.append(

@@ -153,7 +153,7 @@ def grade(result: Result, p: TaskPlan | None, grader_opts: dict[str, Any]) -> Re
     if sampled:
         answers = [_answer(result.extractions[i]) for i in sampled]
         ps = metrics.score_problem(answers, result.gold, metrics.default_ks(len(answers)), grader_options=grader_opts)
-        for i, v in zip(sampled, ps.sample_verdicts):
+        for i, v in zip(sampled, ps.sample_verdicts, strict=True):
             verdicts[i] = v.to_dict()
         scores.update(ps.scores)
         result.vote = ps.vote_record
@@ -184,11 +184,11 @@ def evaluate(cfg: RunConfig) -> Path:
     plans = plan(cfg, tokenizer)
     rendered = [render(p, cfg, tokenizer) for p in plans]  # template errors surface before the model
     run = RunDir.open(cfg, backend.info, plans)
-    for p, prompts in zip(plans, rendered):
+    for p, prompts in zip(plans, rendered, strict=True):
         if prompts:
             run.log_first_prompt(p.label, prompts[0])
             log.info("first prompt of %s:\n%s", p.label, prompts[0])
-        todo = [(s, pr) for s, pr in zip(p.samples, prompts) if (s.task, s.id) not in run.done]
+        todo = [(s, pr) for s, pr in zip(p.samples, prompts, strict=True) if (s.task, s.id) not in run.done]
         if not todo:
             continue
         t0 = time.time()

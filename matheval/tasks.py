@@ -8,7 +8,7 @@ words and extractor to use.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -150,7 +150,7 @@ def task_names() -> list[str]:
     return sorted(p.stem for p in tasks_dir().glob("*.yaml"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_task(name: str) -> Task:
     path = tasks_dir() / f"{name}.yaml"
     if not path.is_file():

@@ -50,7 +50,8 @@ def test_run_writes_graded_samples_summary_and_leaderboard(tmp_path, data_dir, r
     t = summary["tasks"]["gsm8k"]
     assert t["n_problems"] == 6
     assert t["metrics"]["top1"]["value"] == pytest.approx(sum(r.scores["top1"] for r in results) / 6)
-    assert (path / "config.json").is_file() and (path / "first_prompts.txt").read_text().startswith("===== gsm8k/fewshot")
+    assert (path / "config.json").is_file()
+    assert (path / "first_prompts.txt").read_text().startswith("===== gsm8k/fewshot")
     board = pd.read_csv(tmp_path / "results" / "leaderboard.csv")
     row = board.iloc[0]
     assert (row.task, row.metric, row.prompt_style, row.n_problems, row.run_id) == ("gsm8k", "top1", "fewshot", 6, "t1")

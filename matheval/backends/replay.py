@@ -47,7 +47,9 @@ class ReplayBackend:
             try:
                 texts = self._script(prompt, params)
             except KeyError:
-                raise UsageError("replay backend: no saved completion for a prompt (was it rendered differently?)")
+                raise UsageError(
+                    "replay backend: no saved completion for a prompt (was it rendered differently?)"
+                ) from None
             texts = [texts] if isinstance(texts, str) else list(texts)
             comps = [_completion(t, params) for t in texts[: params.n]]
             out.append(comps)

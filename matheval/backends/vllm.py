@@ -46,6 +46,8 @@ class VLLMBackend:
     ) -> None:
         cpu = is_cpu_build()
         applied = {}
+        # vLLM's INFO logs drown matheval's progress bars; users can still ask for them.
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
         if cpu:
             for key, value in _cpu_env_defaults().items():
                 applied[key] = os.environ.setdefault(key, value)
