@@ -59,25 +59,27 @@ def main() -> None:
     }
     rows = list(_timed(variants, args.n).items())
     base = statistics.median(rows[0][1])
-    print(
-        f"\n{'sequential, one at a time':55s} {'median ms':>9s} {'p90 ms':>7s} {'exec/s':>7s} {'x bare':>7s}"
-    )
+    print(f"\n{'sequential, one at a time':55s} {'median ms':>9s} {'p90 ms':>7s} {'exec/s':>7s} {'x bare':>7s}")
     for name, times in rows:
         med = statistics.median(times)
         p90 = sorted(times)[int(0.9 * len(times)) - 1]
         print(f"{name:55s} {med * 1e3:9.1f} {p90 * 1e3:7.1f} {1 / med:7.1f} {med / base:7.2f}")
 
-    print(f"\nparallel, {args.workers} workers, {args.n} executions")
-    start = time.perf_counter()
+    print(f"\nparallel, {args.workers} workers, {args.n} executions each (rounds of 10, interleaved)")
+    spent = {"bare": 0.0, "run_many": 0.0}
     with ThreadPoolExecutor(args.workers) as pool:
-        list(pool.map(lambda _: _bare(), range(args.n)))
-    bare_rate = args.n / (time.perf_counter() - start)
-    start = time.perf_counter()
-    results = run_many([CODE] * args.n, max_workers=args.workers)
-    rate = args.n / (time.perf_counter() - start)
-    assert all(r.ok for r in results)
-    print(f"{'bare subprocess.run':55s} {bare_rate:7.1f} exec/s")
-    print(f"{'run_many':55s} {rate:7.1f} exec/s ({bare_rate / rate:.2f}x the time of bare)")
+        for _ in range(max(1, args.n // 10)):
+            start = time.perf_counter()
+            list(pool.map(lambda _: _bare(), range(10)))
+            spent["bare"] += time.perf_counter() - start
+            start = time.perf_counter()
+            results = run_many([CODE] * 10, max_workers=args.workers)
+            spent["run_many"] += time.perf_counter() - start
+            assert all(r.ok for r in results)
+    count = 10 * max(1, args.n // 10)
+    print(f"{'bare subprocess.run':55s} {count / spent['bare']:7.1f} exec/s")
+    ratio = spent["run_many"] / spent["bare"]
+    print(f"{'run_many':55s} {count / spent['run_many']:7.1f} exec/s ({ratio:.2f}x the time of bare)")
 
 
 if __name__ == "__main__":

@@ -92,7 +92,12 @@ def load_profile(name: str) -> Profile:
     path = profiles_dir() / f"{name}.yaml"
     if not path.is_file():
         raise UsageError(f"unknown profile '{name}'{did_you_mean(name, profile_names())}")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path}: invalid YAML: {exc}".replace("\n", " ")) from exc
+    if not isinstance(raw, dict):
+        raise UsageError(f"{path}: a profile file must be a mapping")
     raw.setdefault("name", name)
     try:
         return Profile.model_validate(raw)

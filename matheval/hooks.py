@@ -58,6 +58,19 @@ def strip_dollars(rec: Record) -> Record:
     return rec
 
 
+def answer_in_question(rec: Record) -> Record:
+    # Gaokao2023en items 167 and 192 have an empty `answer`: the answer was pasted onto the end of
+    # the question ("…saddle point.answers: $\\frac{3}{10}$", "…$435(100b)$Answer: A"). It is taken
+    # from there, and cut from the question so the model is not shown it.
+    rec = strip_dollars(rec)
+    if not rec["gold"]:
+        m = re.search(r"(?i)answers?\s*:\s*(.+?)\s*$", rec["question"], flags=re.S)
+        if m:
+            rec["gold"] = _unwrap_math(m.group(1))
+            rec["question"] = rec["question"][: m.start()].rstrip()
+    return rec
+
+
 def integer_answer(rec: Record) -> Record:
     # AIME answers are integers 0-999 written with leading zeros ("025").
     rec["gold"] = str(int(str(rec["answer"]).strip()))
@@ -82,7 +95,7 @@ def gaokao_choice(rec: Record) -> Record:
 
 
 def _english_choices(question: str, options: list[str]) -> str:
-    listed = ", ".join(f"({letter}) {str(opt).strip()}" for letter, opt in zip("ABCDEFGH", options))
+    listed = ", ".join(f"({letter}) {str(opt).strip()}" for letter, opt in zip("ABCDEFGH", options, strict=False))
     return f"{question.strip()}\n{CHOICE_LEAD}\n{listed}"
 
 
@@ -145,6 +158,7 @@ HOOKS: dict[str, Callable[[Record], Record]] = {
     "math_boxed": math_boxed,
     "first_message": first_message,
     "strip_dollars": strip_dollars,
+    "answer_in_question": answer_in_question,
     "integer_answer": integer_answer,
     "gaokao_cloze": gaokao_cloze,
     "gaokao_choice": gaokao_choice,

@@ -159,9 +159,12 @@ def qwen_maj(path: Path, task: str) -> list[Import]:
 
 
 def _label(path: Path) -> str:
-    # ToRA / PoT keep the model name in the folder path (…/tora-70b-v1.0/gsm8k/x.jsonl).
-    parts = [p for p in path.resolve().parts[-4:-1] if p not in ("gsm8k", "outputs", "math")]
-    return parts[-1] if parts else path.stem
+    # The folder names the system: ToRA keeps outputs under <model>/<benchmark>/file.jsonl, other
+    # releases under one folder per run.
+    from matheval.tasks import task_names
+
+    parent = path.resolve().parent
+    return parent.parent.name if parent.name in task_names() else parent.name
 
 
 # format -> (importer, default task)

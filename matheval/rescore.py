@@ -55,7 +55,7 @@ def label_agreement(results: list[Result], labels: dict[str, tuple[bool, ...]]) 
         theirs = labels.get(r.id)
         if theirs is None:
             continue
-        for k, (mine, their) in enumerate(zip((v["correct"] for v in r.verdicts), theirs)):
+        for k, (mine, their) in enumerate(zip((v["correct"] for v in r.verdicts), theirs, strict=True)):
             if bool(mine) == their:
                 agree += 1
             else:
@@ -107,8 +107,19 @@ def rescore_import(imp: Import, fmt: str, source: Path, *, extractor: str | None
     return Rescored(imp.label, path, summary, results)
 
 
+def _saved_style(task: Task, info: dict[str, Any], extractor: str | None) -> PromptStyle:
+    # The task's current style when it still exists (a rescore after fixing a task's extractor
+    # is the point), else the style as the run recorded it (imports, since-renamed styles).
+    style = task.prompts.get(info["prompt_style"]) or PromptStyle(
+        template=info["template"], form=info["form"], stop=tuple(info["stop"]),
+        extractor=info["extractor"], mode=info["mode"],
+    )
+    return style.model_copy(update={"extractor": extractor}) if extractor else style
+
+
 def rescore_run_dir(run_dir: Path, *, grader_overrides: dict[str, Any] | None = None, output_dir: str = "results",
-                    run_id: str | None = None, only_task: str | None = None) -> list[Rescored]:
+                    run_id: str | None = None, only_task: str | None = None,
+                    extractor: str | None = None) -> list[Rescored]:
     """Re-grade a matheval run: each task with the style (extractor, mode) it was run with."""
     config_path = run_dir / "config.json"
     if not config_path.is_file():
@@ -123,8 +134,8 @@ def rescore_run_dir(run_dir: Path, *, grader_overrides: dict[str, Any] | None = 
         if only_task and name != only_task:
             continue
         task = load_task(name)
-        plan = make_plan(task, info["prompt_style"], task.style(info["prompt_style"]),
-                         {**info.get("grader", task.grader), **overrides})
+        style = _saved_style(task, info, extractor)
+        plan = make_plan(task, info["prompt_style"], style, {**info.get("grader", task.grader), **overrides})
         results = regrade(by_task.get(name, []), plan)
         label = saved["config"]["model"]
         path, summary = write_run(label, "matheval", run_dir, plan, results, output_dir,
@@ -159,7 +170,7 @@ def main(argv: list[str], parser_cls) -> int:
     if fmt == "matheval":
         run_dir = path if path.is_dir() else path.parent
         done = rescore_run_dir(run_dir, grader_overrides=overrides, output_dir=args.output_dir,
-                               run_id=args.run_id, only_task=args.task)
+                               run_id=args.run_id, only_task=args.task, extractor=args.extractor)
     else:
         importer, default_task = IMPORTERS[fmt]
         task = args.task or default_task

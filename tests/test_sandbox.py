@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -179,8 +180,36 @@ def test_run_directories_removed(mode: str) -> None:
 
 def test_base_directory_removed_when_the_harness_exits() -> None:
     script = "from matheval.sandbox import run_code, runner\nrun_code('pass')\nprint(runner._base_dir())"
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=repo)
     assert out.stdout.strip().startswith(tempfile.gettempdir()) and not Path(out.stdout.strip()).exists()
+
+
+def test_long_replayed_setup_code() -> None:
+    # Tool-integrated trajectories replay every earlier block: hundreds of KB must pass through.
+    setup = "x = 0\n" + "x += 1\n" * 60000
+    r = run("print(x)", setup_code=setup)
+    assert (r.status, r.stdout) == ("ok", "60000\n")
+
+
+def test_auto_falls_back_when_the_private_root_cannot_be_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    namespaces_here = run_code("pass", timeout=SLACK, isolation="namespaces").status != "sandbox_error"
+    broken = tempfile.mkdtemp(prefix="sandbox-test-")  # no root/ inside: mounting the new root fails
+    os.chmod(broken, 0o711)
+    monkeypatch.setattr(runner, "_base_dir", lambda: broken)
+    monkeypatch.setattr(runner, "_namespaces_broken", None)
+    try:
+        r = run("print(1)", isolation="namespaces")
+        assert r.status == "sandbox_error" and not r.ok and r.error is not None
+        if namespaces_here:
+            with pytest.warns(RuntimeWarning, match="fallback"):
+                r = run("print(1)")
+            assert runner._namespaces_broken is not None
+        else:
+            r = run("print(1)")
+        assert (r.status, r.stdout) == ("ok", "1\n") and r.isolation.startswith("fallback")
+    finally:
+        shutil.rmtree(broken, ignore_errors=True)
 
 
 def test_run_many_keeps_order_and_isolates_failures() -> None:

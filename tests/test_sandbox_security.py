@@ -8,7 +8,10 @@ Runs that should finish get a generous timeout: the machine is shared and can be
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
+import sys
 import textwrap
 import time
 import uuid
@@ -16,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from matheval.sandbox import Limits, Result, run_code, run_many
+from matheval.sandbox import Limits, Result, _cgroup, run_code, run_many
 
 REPO = Path(__file__).resolve().parents[1]
 SLACK = 30.0  # timeout for runs that are expected to finish by themselves
@@ -336,6 +339,40 @@ time.sleep(60)
     assert r.status == "timeout" and _survivors(_token(r)) == []
 
 
+def test_nothing_outlives_a_killed_harness() -> None:
+    # The harness itself dies (SIGKILL) mid-run: the supervisor dies with it (PDEATHSIG), then init
+    # and the whole namespace. Without namespaces only the program itself is guaranteed to follow.
+    forks = MODE == "namespaces"
+    program = "import os, time\n" + ("if os.fork() == 0:\n    os.setsid()\n" if forks else "") + "time.sleep(60)\n"
+    script = "from matheval.sandbox import run_code, runner\nprint(runner._base_dir(), flush=True)\n"
+    script += f"run_code({program!r}, timeout=60)"
+    harness = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    assert harness.stdout is not None
+    base = harness.stdout.readline().strip()
+    try:
+        token = ""
+        for _ in range(300):  # find the run id in the supervisor's command line
+            kids = [int(p) for p in Path(f"/proc/{harness.pid}/task/{harness.pid}/children").read_text().split()]
+            cmdlines = [Path(f"/proc/{k}/cmdline").read_bytes().split(b"\0") for k in kids]
+            token = next((c[-2].decode() for c in cmdlines if b"_child.main()" in b" ".join(c)), "")
+            if token and len(_survivors(token)) >= (4 if forks else 3):
+                break
+            time.sleep(0.05)
+        assert token, "the sandbox never started"
+    finally:
+        harness.kill()
+        harness.wait()
+        harness.stdout.close()
+    for _ in range(100):
+        if not _survivors(token):
+            break
+        time.sleep(0.05)
+    assert _survivors(token) == []
+    # What a SIGKILLed harness cannot clean up itself (a later harness would sweep it too).
+    shutil.rmtree(base, ignore_errors=True)
+    _cgroup.remove_stale()
+
+
 def test_raising_own_limits_fails() -> None:
     code = """
     import resource as r
@@ -447,9 +484,7 @@ def test_network_outward_is_blocked() -> None:
 
 
 def test_hostile_setup_code_is_contained() -> None:
-    r = run(
-        "print('main')", setup_code="import os\nos.kill(os.getppid(), 9)\nwhile True:\n    pass", timeout=2
-    )
+    r = run("print('main')", setup_code="import os\nos.kill(os.getppid(), 9)\nwhile True:\n    pass", timeout=2)
     assert r.status == "timeout" and "main" not in r.stdout
 
 
@@ -463,9 +498,7 @@ def test_evaluation_run_completes_over_hostile_batch() -> None:
         "import sys\nsys.exit(1)": ("error",),
         "print(2 + 2)": ("ok",),
     }
-    results = run_many(
-        list(hostile), timeout=3, max_workers=2, limits=Limits(max_processes=16, memory_mb=256)
-    )
+    results = run_many(list(hostile), timeout=3, max_workers=2, limits=Limits(max_processes=16, memory_mb=256))
     assert [r.status in allowed for r, allowed in zip(results, hostile.values(), strict=True)] == [True] * 7
     assert results[-1].stdout == "4\n"
 

@@ -13,6 +13,29 @@ from dataclasses import dataclass
 
 _counter = itertools.count()
 _lock = threading.Lock()
+_PREFIX = "matheval-sandbox-"
+_swept = False
+
+
+def remove_stale() -> None:
+    """Remove empty cgroups left by harness processes that died (SIGKILL skips every cleanup)."""
+    try:
+        v1, v2 = _mounts()
+        own = _own_paths()
+    except (OSError, ValueError):
+        return
+    parents = [f"{v1[c]}{own.get(c, '/')}".rstrip("/") for c in ("memory", "pids") if c in v1]
+    if v2 is not None:
+        parents.append(f"{v2}{own.get('', '/')}".rstrip("/"))
+    for parent in parents:
+        try:
+            names = os.listdir(parent)
+        except OSError:
+            continue
+        for name in names:
+            pid = name[len(_PREFIX) :].split("-")[0] if name.startswith(_PREFIX) else ""
+            if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+                _try_rmdir(os.path.join(parent, name))  # fails, harmlessly, if it still has tasks
 
 
 def _mounts() -> tuple[dict[str, str], str | None]:
@@ -79,9 +102,7 @@ class Cgroup:
                 _pending.extend(left)
                 global _janitor
                 if _janitor is None:
-                    _janitor = threading.Thread(
-                        target=_janitor_loop, name="sandbox-cgroup-janitor", daemon=True
-                    )
+                    _janitor = threading.Thread(target=_janitor_loop, name="sandbox-cgroup-janitor", daemon=True)
                     _janitor.start()
 
 
@@ -128,8 +149,12 @@ def create(memory_bytes: int, max_pids: int) -> Cgroup | None:
         own = _own_paths()
     except (OSError, ValueError):
         return None
+    global _swept
     with _lock:
-        name = f"matheval-sandbox-{os.getpid()}-{next(_counter)}"
+        name = f"{_PREFIX}{os.getpid()}-{next(_counter)}"
+        sweep, _swept = not _swept, True
+    if sweep:
+        remove_stale()
     made: list[str] = []
     try:
         if "memory" in v1 and "pids" in v1:

@@ -89,9 +89,7 @@ def _run_silenced(source: str, namespace: dict[str, object]) -> None:
             os.close(fd)
 
 
-def _failure(
-    exc: BaseException, status: str, ns: dict[str, object], prefix: str = ""
-) -> dict[str, str | None]:
+def _failure(exc: BaseException, status: str, ns: dict[str, object], prefix: str = "") -> dict[str, str | None]:
     error = prefix + _error_line(exc)
     if isinstance(exc, MemoryError):
         # Memory is still full (the program's globals and frames): free it before anything else, and
@@ -155,9 +153,7 @@ def run_program(job: dict, chan: int) -> None:
 
 def _prepare_program(job: dict, home: str, nproc: int) -> None:
     lim = job["limits"]
-    _isolate.set_rlimits(
-        lim["cpu_seconds"], lim["memory_mb"], nproc, lim["max_open_files"], lim["max_file_mb"]
-    )
+    _isolate.set_rlimits(lim["cpu_seconds"], lim["memory_mb"], nproc, lim["max_open_files"], lim["max_file_mb"])
     os.chdir(home)
     os.environ.update(HOME=home, TMPDIR=home)
     here = os.path.dirname(os.path.abspath(__file__))
@@ -180,6 +176,7 @@ def _namespace_init(job: dict, chan: int) -> None:
             if not _isolate.private_user_ns():
                 _send(chan, {"note": "no user namespace: RLIMIT_NPROC is shared by all uid-65534 processes"})
         _isolate.drop_capabilities()
+        _isolate.die_with_parent()  # again: changing uid or user namespace cleared it
     except OSError as exc:
         _send(chan, {"status": "sandbox_error", "error": f"namespace setup failed: {exc}"})
         os._exit(SETUP_FAILED)
@@ -207,6 +204,9 @@ def _fallback_program(job: dict, chan: int) -> None:
         _isolate.drop_capabilities()
     except OSError:
         pass
+    # No PID namespace collapses if the supervisor is killed, so follow it. Armed only now because
+    # changing uid clears the parent-death signal.
+    _isolate.die_with_parent()
     _prepare_program(job, work, nproc)
     _guard.install(work, job["protected"], [sys.prefix, sys.base_prefix, *job["site_dirs"], "/dev/null"])
     run_program(job, chan)

@@ -57,14 +57,13 @@ def install(workdir: str, protected: list[str], readable: list[str]) -> None:
     protected_t = tuple(real(p) for p in protected)
     readable_t = tuple(real(p) for p in [workdir, *readable])
     own_pgid = os.getpgrp()
-    own_pid_dir = f"/proc/{os.getpid()}"
 
     def deny(event: str, detail: object = "") -> None:
         raise PermissionError(f"sandbox: {event} {detail!s} is not allowed".replace("  ", " "))
 
     def check_read(event: str, path: str) -> None:
         p = real(path)
-        if p.startswith("/proc/") and p.split("/")[2].isdigit() and not _under(p, (own_pid_dir,)):
+        if p.startswith("/proc/") and p.split("/")[2].isdigit() and not _under(p, (f"/proc/{os.getpid()}",)):
             deny(event, path)  # another process's environ/cmdline/mem, e.g. the harness's
         if _under(p, protected_t) and not _under(p, readable_t):
             deny(event, path)

@@ -3,7 +3,6 @@ its output under a cap, enforce the wall clock, kill everything it started, remo
 
 from __future__ import annotations
 
-import ast
 import atexit
 import functools
 import json
@@ -11,7 +10,6 @@ import marshal
 import os
 import py_compile
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,12 +23,11 @@ from pathlib import Path
 
 from matheval.sandbox import _cgroup
 from matheval.sandbox._supervise import collect, remove_tree, stop
-from matheval.sandbox.result import STATUSES, TRUNCATION_MARKER, Limits, Result
+from matheval.sandbox.result import Limits, Result, decode_stream, outcome, parse_messages
 
 _HERE = Path(__file__).resolve().parent
 # Importing _child (rather than running it as a script) lets the interpreter use its cached bytecode.
 _CHILD_CMD = f"import sys; sys.path.insert(0, {str(_HERE)!r}); import _child; _child.main()"
-_SETUP_FAILED = 125
 ISOLATION_MODES = ("auto", "namespaces", "fallback")
 
 # The whole environment of the program: nothing of the harness's (API keys, tokens, paths) leaks in.
@@ -82,9 +79,7 @@ def _python_layout(python: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
             py_compile.compile(str(_HERE / f"{name}.py"), doraise=False, quiet=2)
         except OSError:
             pass  # a read-only install: the child just compiles its source each time
-    site_dirs = tuple(
-        p for p in path if Path(p).name in ("site-packages", "dist-packages") and Path(p).is_dir()
-    )
+    site_dirs = tuple(p for p in path if Path(p).name in ("site-packages", "dist-packages") and Path(p).is_dir())
     binds: list[str] = []
     for p in sorted({*_SYSTEM_PATHS, prefix, base_prefix, *site_dirs}, key=len):
         if os.path.lexists(p) and not any(p.startswith(b.rstrip("/") + "/") for b in binds):
@@ -92,15 +87,47 @@ def _python_layout(python: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(binds), site_dirs
 
 
-@functools.cache
+_base_lock = threading.Lock()
+_base: tuple[int, str] | None = None  # (pid that made it, path)
+
+
 def _base_dir() -> str:
     """One directory per harness process: the mount point for namespace runs and the parent of
-    fallback runs' working dirs. Traversable but not listable, so uid 65534 reaches its own work dir."""
-    base = tempfile.mkdtemp(prefix="matheval-sandbox-")
-    os.chmod(base, 0o711)
-    os.mkdir(os.path.join(base, "root"), 0o700)
-    atexit.register(shutil.rmtree, base, ignore_errors=True)
-    return base
+    fallback runs' working dirs. Traversable but not listable, so uid 65534 reaches its own work dir.
+    Made again after a fork (the child must not share, nor delete, its parent's) or if a temp
+    cleaner removed it."""
+    global _base
+    with _base_lock:
+        if _base is None or _base[0] != os.getpid() or not os.path.isdir(os.path.join(_base[1], "root")):
+            if _base is None:
+                _remove_stale_bases()
+            path = tempfile.mkdtemp(prefix=f"matheval-sandbox-{os.getpid()}-")
+            os.chmod(path, 0o711)
+            os.mkdir(os.path.join(path, "root"), 0o700)
+            _base = (os.getpid(), path)
+            atexit.register(_remove_base, os.getpid(), path)
+        return _base[1]
+
+
+def _remove_stale_bases() -> None:
+    """Base dirs of harness processes that were killed (no atexit ran): gone process, ours, and idle
+    for an hour (the age check spares a live harness whose PID we cannot see from here)."""
+    tmp = tempfile.gettempdir()
+    for name in os.listdir(tmp):
+        pid = name.split("-")[2] if name.startswith("matheval-sandbox-") and name.count("-") >= 3 else ""
+        path = os.path.join(tmp, name)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        stale = time.time() - st.st_mtime > 3600 and st.st_uid == os.geteuid()
+        if pid.isdigit() and stale and not os.path.exists(f"/proc/{pid}"):
+            remove_tree(path)
+
+
+def _remove_base(owner: int, path: str) -> None:
+    if os.getpid() == owner:  # atexit handlers also run in a forked child that exits normally
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _protected_paths() -> list[str]:
@@ -108,55 +135,6 @@ def _protected_paths() -> list[str]:
     which holds datasets and results, the working dir, home, and the temp dir of other runs)."""
     repo = Path(__file__).resolve().parents[2]
     return [str(repo), str(repo.parent), os.getcwd(), str(Path.home()), tempfile.gettempdir()]
-
-
-def _decode(data: bytearray, truncated: bool, cap: int) -> str:
-    text = data.decode("utf-8", errors="replace")
-    return text + TRUNCATION_MARKER.format(limit=cap) if truncated else text
-
-
-def _messages(channel: bytearray) -> list[dict[str, object]]:
-    """The child's reports: one dict literal per line. The program can write here too, so parse
-    with literal_eval (never eval) and treat what comes back only as its own claims."""
-    found = []
-    for line in channel.decode("utf-8", errors="replace").splitlines():
-        try:
-            msg = ast.literal_eval(line)
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            continue
-        if isinstance(msg, dict):
-            found.append(msg)
-    return found
-
-
-def _outcome(
-    rc: int, reason: str | None, msgs: list[dict[str, object]], timeout: float, cap: int, oom: bool
-) -> tuple[str, str | None, str | None, int | None]:
-    """(status, error, value, exit_code) from what the harness saw and what the child reported."""
-    if reason == "timeout":
-        return "timeout", f"TimeoutError: exceeded the {timeout:g} s wall-clock limit", None, None
-    if reason == "output_limit":
-        return "output_limit", f"OutputLimitError: output exceeded {cap} bytes", None, None
-    code = rc if rc < 0 else (128 - rc if rc > 128 else rc)  # child encodes a signal N as 128+N
-    final = [m for m in msgs if "status" in m]
-    if final:
-        last = final[-1]
-        status = str(last["status"]) if last["status"] in STATUSES else "error"
-        error = None if last.get("error") is None else str(last["error"])
-        value = None if last.get("value") is None else str(last["value"])
-        return status, error, value, code
-    if code < 0:
-        sig = -code
-        if sig == signal.SIGXCPU:
-            return "timeout", "TimeoutError: CPU time limit exceeded", None, code
-        if oom:
-            return "memory", "MemoryError: killed by the out-of-memory killer", None, code
-        return "killed", f"killed by {signal.Signals(sig).name if sig < 65 else sig}", None, code
-    if code == _SETUP_FAILED:
-        return "sandbox_error", "sandbox failed to start (see stderr)", None, code
-    if code != 0:
-        return "error", f"exit code {code}", None, code
-    return "ok", None, None, code
 
 
 def _release(proc: subprocess.Popen[bytes]) -> None:
@@ -201,38 +179,39 @@ def run_code(
     work_dir = os.path.join(base, f"run-{run_id}")
     oom = False
     cgroup = _cgroup.create((lim.memory_mb + lim.disk_mb + 64) << 20, lim.max_processes + 8)
-    chan_r, chan_w = os.pipe()
-    job = {
-        "code": code,
-        "setup_code": setup_code,
-        "result_expr": result_expr,
-        "isolation": mode,
-        "limits": {
-            "cpu_seconds": lim.cpu_seconds or timeout,
-            "memory_mb": lim.memory_mb,
-            "max_processes": lim.max_processes,
-            "max_open_files": lim.max_open_files,
-            "max_file_mb": lim.max_file_mb,
-            "disk_mb": lim.disk_mb,
-            "max_output_bytes": lim.max_output_bytes,
-        },
-        # Every run mounts its new root on this same directory, each in its own mount namespace.
-        "root_dir": os.path.join(base, "root"),
-        "work_dir": work_dir,
-        "binds": list(binds),
-        "site_dirs": list(site_dirs),
-        "protected": _protected_paths(),
-        "channel_fd": chan_w,
-        "parent_pid": os.getpid(),
-    }
-    # The job travels in an anonymous memory file: no per-run file to create and delete on disk.
-    job_fd = os.memfd_create("matheval-sandbox-job", os.MFD_CLOEXEC)
-    os.write(job_fd, marshal.dumps(job, 4))  # version 4 is read by every Python 3 the child may be
-    os.lseek(job_fd, 0, os.SEEK_SET)
-    start = time.monotonic()
     proc = None
+    chan_r = chan_w = job_fd = -1
     contained = False  # the child reported namespace mode: nothing can have left the PID namespace
+    start = time.monotonic()
     try:
+        chan_r, chan_w = os.pipe()
+        job = {
+            "code": code,
+            "setup_code": setup_code,
+            "result_expr": result_expr,
+            "isolation": mode,
+            "limits": {
+                "cpu_seconds": lim.cpu_seconds or timeout,
+                "memory_mb": lim.memory_mb,
+                "max_processes": lim.max_processes,
+                "max_open_files": lim.max_open_files,
+                "max_file_mb": lim.max_file_mb,
+                "disk_mb": lim.disk_mb,
+                "max_output_bytes": lim.max_output_bytes,
+            },
+            # Every run mounts its new root on this same directory, each in its own mount namespace.
+            "root_dir": os.path.join(base, "root"),
+            "work_dir": work_dir,
+            "binds": list(binds),
+            "site_dirs": list(site_dirs),
+            "protected": _protected_paths(),
+            "channel_fd": chan_w,
+            "parent_pid": os.getpid(),
+        }
+        # The job travels in an anonymous memory file: no per-run file to create and delete on disk.
+        job_fd = os.memfd_create("matheval-sandbox-job", os.MFD_CLOEXEC)
+        os.write(job_fd, marshal.dumps(job, 4))  # version 4 is read by every Python 3 the child may be
+        os.lseek(job_fd, 0, os.SEEK_SET)
         proc = subprocess.Popen(
             # The run id is only there so that every process of the run can be found in /proc.
             [python, "-s", "-S", "-B", "-c", _CHILD_CMD, str(job_fd), run_id],
@@ -251,7 +230,7 @@ def run_code(
             cgroup.add(proc.pid)
         _release(proc)
         bufs, over, reason = collect(proc, chan_r, start + timeout, lim.max_output_bytes)
-        msgs = _messages(bufs["channel"])
+        msgs = parse_messages(bufs["channel"])
         contained = any(m.get("isolation") == "namespaces" for m in msgs)
     finally:
         for fd in (chan_r, chan_w, job_fd):
@@ -268,7 +247,7 @@ def run_code(
         if os.path.lexists(work_dir):
             remove_tree(work_dir)
     wall = time.monotonic() - start
-    status, error, value, exit_code = _outcome(
+    status, error, value, exit_code = outcome(
         proc.returncode, reason, msgs, timeout, lim.max_output_bytes, cgroup is not None and oom
     )
     info = next((m for m in msgs if "isolation" in m), {"isolation": mode, "detail": "child did not report"})
@@ -278,7 +257,9 @@ def run_code(
         # Namespaces exist but building the private root failed: use the fallback from now on, loudly.
         with _broken_lock:
             if _namespaces_broken is None:
-                warnings.warn(f"matheval.sandbox: {error}; using the weaker fallback mode", stacklevel=2)
+                warnings.warn(
+                    f"matheval.sandbox: {error}; using the weaker fallback mode", RuntimeWarning, stacklevel=2
+                )
             _namespaces_broken = error or "namespace setup failed"
         return run_code(
             code,
@@ -295,8 +276,8 @@ def run_code(
         error=error,
         value=value,
         exit_code=exit_code,
-        stdout=_decode(bufs["stdout"], "stdout" in over, lim.max_output_bytes),
-        stderr=_decode(bufs["stderr"], "stderr" in over, lim.max_output_bytes),
+        stdout=decode_stream(bufs["stdout"], "stdout" in over, lim.max_output_bytes),
+        stderr=decode_stream(bufs["stderr"], "stderr" in over, lim.max_output_bytes),
         wall_time=round(wall, 4),
         isolation=isolation_desc,
     )
