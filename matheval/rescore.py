@@ -74,16 +74,16 @@ def coverage(results: list[Result], benchmark_size: int | None) -> dict[str, Any
 
 
 def write_run(
-    label: str, fmt: str, source: Path, plan: TaskPlan, results: list[Result], output_dir: str,
+    label: str, fmt: str, source: Path, plans: list[TaskPlan], results: list[Result], output_dir: str,
     run_id: str | None, extra: dict[str, Any], grader_overrides: dict[str, Any], profile: str | None = None,
 ) -> tuple[Path, dict[str, Any]]:
-    cfg = RunConfig(model=label, tasks=(plan.task.name,), backend="rescore", output_dir=output_dir,
+    cfg = RunConfig(model=label, tasks=tuple(p.task.name for p in plans), backend="rescore", output_dir=output_dir,
                     run_id=run_id or _run_id(label), grader=grader_overrides, profile=profile)
     info = BackendInfo(name="rescore", model=label, settings={"format": fmt, "source": str(source)})
-    run = RunDir.open(cfg, info, [plan])
+    run = RunDir.open(cfg, info, plans)
     for r in results:
         run.write(r)
-    summary = aggregate(run.results(), [plan], run)
+    summary = aggregate(run.results(), plans, run)
     summary["rescore"] = {"format": fmt, "source": str(source), **extra}
     report(summary, run)
     return run.path, summary
@@ -103,7 +103,7 @@ def rescore_import(imp: Import, fmt: str, source: Path, *, extractor: str | None
     cov = coverage(results, imp.benchmark_size)
     if cov:
         extra["coverage"] = cov
-    path, summary = write_run(imp.label, fmt, source, plan, results, output_dir, run_id, extra, overrides)
+    path, summary = write_run(imp.label, fmt, source, [plan], results, output_dir, run_id, extra, overrides)
     return Rescored(imp.label, path, summary, results)
 
 
@@ -119,30 +119,31 @@ def _saved_style(task: Task, info: dict[str, Any], extractor: str | None) -> Pro
 
 def rescore_run_dir(run_dir: Path, *, grader_overrides: dict[str, Any] | None = None, output_dir: str = "results",
                     run_id: str | None = None, only_task: str | None = None,
-                    extractor: str | None = None) -> list[Rescored]:
-    """Re-grade a matheval run: each task with the style (extractor, mode) it was run with."""
+                    extractor: str | None = None) -> Rescored:
+    """Re-grade a matheval run into one new run dir: each task with the style it was run with."""
     config_path = run_dir / "config.json"
     if not config_path.is_file():
         raise UsageError(f"{run_dir}: no config.json (not a matheval run dir)")
     saved = json.loads(config_path.read_text(encoding="utf-8"))
+    if only_task and only_task not in saved["tasks"]:
+        raise UsageError(f"{run_dir}: the run has no task '{only_task}' (it has {', '.join(saved['tasks'])})")
     overrides = dict(grader_overrides or {})
     by_task: dict[str, list[Result]] = {}
     for r in read_results(str(run_dir / "samples.jsonl")):
         by_task.setdefault(r.task, []).append(r)
-    out = []
+    plans, results = [], []
     for name, info in saved["tasks"].items():
         if only_task and name != only_task:
             continue
         task = load_task(name)
         style = _saved_style(task, info, extractor)
         plan = make_plan(task, info["prompt_style"], style, {**info.get("grader", task.grader), **overrides})
-        results = regrade(by_task.get(name, []), plan)
-        label = saved["config"]["model"]
-        path, summary = write_run(label, "matheval", run_dir, plan, results, output_dir,
-                                  run_id and f"{run_id}-{name}", {"original_run": saved.get("run_id")}, overrides,
-                                  profile=saved["config"].get("profile"))
-        out.append(Rescored(label, path, summary, results))
-    return out
+        plans.append(plan)
+        results += regrade(by_task.get(name, []), plan)
+    label = saved["config"]["model"]
+    path, summary = write_run(label, "matheval", run_dir, plans, results, output_dir, run_id,
+                              {"original_run": saved.get("run_id")}, overrides, profile=saved["config"].get("profile"))
+    return Rescored(label, path, summary, results)
 
 
 def _run_id(label: str) -> str:
@@ -169,8 +170,8 @@ def main(argv: list[str], parser_cls) -> int:
     overrides = {"percent_compat": True} if args.percent_compat else {}
     if fmt == "matheval":
         run_dir = path if path.is_dir() else path.parent
-        done = rescore_run_dir(run_dir, grader_overrides=overrides, output_dir=args.output_dir,
-                               run_id=args.run_id, only_task=args.task, extractor=args.extractor)
+        done = [rescore_run_dir(run_dir, grader_overrides=overrides, output_dir=args.output_dir,
+                                run_id=args.run_id, only_task=args.task, extractor=args.extractor)]
     else:
         importer, default_task = IMPORTERS[fmt]
         task = args.task or default_task
