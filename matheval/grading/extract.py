@@ -261,9 +261,13 @@ def _style_gsm8k(text: str) -> Extraction | None:
     )
     if found is not None:
         # GSM8K answers are numbers: keep the number inside "$1,200 per month." and the like.
-        inner = _NUMBER_RE.search(found.answer.replace("$", " "))
-        if inner is not None:
-            return Extraction(inner.group(0), (inner.group(0),), found.method, found.span)
+        # After "####" (a one-number format) several numbers ("#### 125,96") are a hedge between
+        # answers and stay whole, so the grader sees two answers given for one. After "The answer
+        # is" a sentence usually follows ("Kylar needs to pay $64 for 16 glasses"): its first number.
+        numbers = list(_NUMBER_RE.finditer(found.answer.replace("$", " ")))
+        if len(numbers) == 1 or (numbers and found.method != "gsm8k_hash"):
+            inner = numbers[0].group(0)
+            return Extraction(inner, (inner,), found.method, found.span)
         return found
     return _last_number(text)
 

@@ -72,6 +72,9 @@ class GraderOptions:
     unordered: blanks of a multi-blank answer (``;``, "and", or commas under multi_blank) may
         come in any order. Bare comma lists (``-2, 1``) and sets are always unordered.
     timeout: seconds allowed for one comparison's symbolic step (sympy in a worker process).
+    integer_exact: compare integer-valued golds exactly (counts, AIME answers). Tasks whose golds
+        are measured quantities (OCW: `6630`, `4.5e33`) set it false so `rel_tol` applies to every
+        numeric answer, as Minerva's 1% rule does.
     """
 
     rel_tol: float = 1e-4
@@ -79,6 +82,7 @@ class GraderOptions:
     answer_type: str = "auto"
     unordered: bool = False
     timeout: float = 5.0
+    integer_exact: bool = True
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -128,6 +132,7 @@ _FIELD_TYPES: dict[str, type] = {
     "answer_type": str,
     "unordered": bool,
     "timeout": float,
+    "integer_exact": bool,
 }
 
 DEFAULT_OPTIONS = GraderOptions()
