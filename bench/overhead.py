@@ -31,7 +31,7 @@ def main() -> None:
     from matheval.models import resolve_model
 
     model = resolve_model("smollm2-135m-instruct")
-    backend = VLLMBackend(model, dtype="bfloat16", max_model_len=4096, seed=0)
+    backend = VLLMBackend(model, dtype="auto", max_model_len=4096, seed=0)
     llm = backend._engine()  # model load: excluded from both timings
     tok = backend.tokenizer()
     out = tempfile.mkdtemp(prefix="matheval-bench-")

@@ -42,7 +42,7 @@ def _run_parser() -> _Parser:
     p.add_argument("--output-dir", default="results")
     p.add_argument("--run-id")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run; done samples are kept")
-    p.add_argument("--dtype", default="bfloat16")
+    p.add_argument("--dtype", default="auto", help="auto: bf16 on GPUs and on CPUs with native bf16, else fp32")
     p.add_argument("--max-model-len", type=int, default=4096)
     p.add_argument("--tool-rounds", type=int, help="tool-integrated mode: max code rounds (default 2)")
     p.add_argument("--percent-compat", action="store_true", help="ToRA/Qwen ×100 percent leniency (off by default)")

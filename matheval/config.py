@@ -35,7 +35,7 @@ class RunConfig:
     output_dir: str = "results"
     run_id: str | None = None
     resume: str | None = None
-    dtype: str = "bfloat16"
+    dtype: str = "auto"
     max_model_len: int = 4096
     tool_rounds: int | None = None
     base_url: str | None = None  # openai backend: the server's /v1 URL
