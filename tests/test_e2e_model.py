@@ -17,7 +17,10 @@ pytestmark = pytest.mark.model
 
 REPO = Path(__file__).resolve().parent.parent
 # The CI regression subset: fixed problems, greedy, in-process engine, fixed batching.
-CI_ARGS = ["--model", "smollm2-135m-instruct", "--tasks", "gsm8k,math500", "--limit", "12", "--max-tokens", "256"]
+CI_ARGS = [
+    "--model", "smollm2-135m-instruct", "--tasks", "gsm8k,math500", "--limit", "12", "--max-tokens", "256",
+    "--dtype", "float32",
+]
 
 
 def _matheval(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
