@@ -67,7 +67,7 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     )
 )
 
-_TEXT_COMMANDS = (
+TEXT_COMMANDS = (
     "text",
     "textrm",
     "textnormal",
@@ -183,7 +183,7 @@ def strip_decorations(text: str) -> Decorated:
         s = s.rstrip(".,;: ").strip()
         if s == before:
             break
-    s = unwrap_command(s, _TEXT_COMMANDS) if _plain_number(_unwrap_text(s)) else s
+    s = unwrap_command(s, TEXT_COMMANDS) if _plain_number(_unwrap_text(s)) else s
     if _THOUSANDS_RE.match(s):
         s = s.replace(",", "").replace(" ", "")
     return Decorated(_compact_spaces(s), percent, degrees)
@@ -219,7 +219,7 @@ def _is_unit_word(word: str) -> bool:
 
 
 def _unwrap_text(s: str) -> str:
-    return unwrap_command(s, _TEXT_COMMANDS).strip()
+    return unwrap_command(s, TEXT_COMMANDS).strip()
 
 
 def _has_value(core: str) -> bool:

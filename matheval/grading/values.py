@@ -24,21 +24,11 @@ from .evaluate import (
     parse_expression,
 )
 from .latex import unwrap_command
+from .normalize import TEXT_COMMANDS
 from .records import GraderOptions
 from .structure import Node
 
 EXACT_TOL = 1e-9  # float noise allowed between two exact forms (radicals, pi, trig values)
-_TEXT_COMMANDS = (
-    "text",
-    "textrm",
-    "textnormal",
-    "textbf",
-    "textit",
-    "mbox",
-    "mathrm",
-    "operatorname",
-    "hbox",
-)
 _BASE_RE = re.compile(r"^(\w+)_\{?(\d+)\}?$")
 _WORD_RE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
 _WORDS3 = frozenset("odd yes all any not one two six ten and nor off".split())
@@ -92,7 +82,7 @@ class Context:
 
 def text_key(s: str) -> str:
     """Case-, space- and punctuation-insensitive form of a textual answer."""
-    s = unwrap_command(s, _TEXT_COMMANDS).replace("$", "").lower()
+    s = unwrap_command(s, TEXT_COMMANDS).replace("$", "").lower()
     return re.sub(r"[\s.,;:!?'\"{}()\\]", "", s)
 
 
@@ -103,9 +93,9 @@ def is_text(s: str) -> bool:
     """
     stripped = s.strip()
     if re.fullmatch(r"\\(?:text|textrm|textbf|mbox|mathrm)\s*\{[^{}]*\}", stripped):
-        inner = unwrap_command(stripped, _TEXT_COMMANDS).strip()
+        inner = unwrap_command(stripped, TEXT_COMMANDS).strip()
         return not re.fullmatch(r"[-+]?\d+(?:\.\d+)?|[a-zA-Z]", inner)
-    plain = unwrap_command(stripped, _TEXT_COMMANDS)
+    plain = unwrap_command(stripped, TEXT_COMMANDS)
     return any(len(w) >= 4 or w.lower() in _WORDS3 for w in _WORD_RE.findall(plain))
 
 
