@@ -119,6 +119,10 @@ def test_sampling_records_greedy_first_and_maj_pass(tmp_path, data_dir, monkeypa
     assert set(r.scores) >= {"top1", "maj@1", "maj@2", "maj@4", "pass@1", "pass@2", "pass@4"}
     temps = sorted({c[1].temperature for c in backend.calls})
     assert temps == [0.0, 0.7]  # greedy alongside T=0.7 samples
+    png = path / "kcurves.png"
+    assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # maj@k / pass@k against k
+    board = pd.read_csv(tmp_path / "results" / "leaderboard.csv")
+    assert {"top1", "maj@1", "maj@2", "maj@4", "pass@1", "pass@2", "pass@4"} <= set(board.metric)
 
 
 def test_first_prompt_matches_deepseek_assembly(data_dir):
