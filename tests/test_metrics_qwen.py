@@ -22,11 +22,8 @@ from pathlib import Path
 
 import pytest
 
-grading = pytest.importorskip("matheval.grading")
-if not hasattr(grading, "equivalent"):
-    pytest.skip("matheval.grading does not export equivalent yet", allow_module_level=True)
-
-from matheval.metrics import score_problem  # noqa: E402
+from matheval import grading
+from matheval.metrics import score_problem
 
 DATA = Path(os.environ.get("MATHEVAL_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
 QWEN = DATA / "outputs" / "qwen25math-example-math100x8" / "math_cot_100.jsonl"
@@ -34,8 +31,7 @@ QWEN = DATA / "outputs" / "qwen25math-example-math100x8" / "math_cot_100.jsonl"
 
 @pytest.fixture(scope="module")
 def records() -> list[dict]:
-    if not QWEN.is_file():
-        pytest.skip(f"shared data not found at {QWEN}")
+    assert QWEN.is_file(), f"shared data not found at {QWEN}; set MATHEVAL_DATA_DIR"
     with open(QWEN, encoding="utf-8") as fh:
         return [json.loads(line) for line in fh]
 

@@ -153,6 +153,10 @@ def build_root(new_root: str, binds: list[str], tmp_mb: int) -> None:
     the harness repo, results, home directories, other runs — is simply absent."""
     mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount may propagate to the host
     mount("tmpfs", new_root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    # /tmp first: when the harness (its venv, a CI clone) lives under /tmp, its read-only binds
+    # must land inside the run's private /tmp rather than be hidden by it (or collide with it).
+    os.mkdir(f"{new_root}/tmp")
+    mount("tmpfs", f"{new_root}/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,mode=1777")
     for path in binds:
         dst = new_root + path
         if os.path.islink(path):
@@ -173,8 +177,6 @@ def build_root(new_root: str, binds: list[str], tmp_mb: int) -> None:
         os.symlink(target, f"{new_root}/dev/{name}")
     os.mkdir(f"{new_root}/proc")
     mount("proc", f"{new_root}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    os.mkdir(f"{new_root}/tmp")
-    mount("tmpfs", f"{new_root}/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,mode=1777")
     _pivot_root(new_root)
     mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
