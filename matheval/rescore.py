@@ -42,7 +42,9 @@ def make_plan(task: Task, style_name: str, style: PromptStyle, grader_opts: dict
 
 def regrade(results: list[Result], plan: TaskPlan) -> list[Result]:
     """Drop whatever was decided before and run extract → grade → score again."""
-    for r in results:
+    from tqdm import tqdm
+
+    for r in tqdm(results, desc=f"grade {plan.task.name}", unit="sample", disable=len(results) < 50):
         r.extractions, r.verdicts, r.vote, r.scores = [], [], None, {}
         grade(extract(r, plan), plan, plan.grader)
     return results
