@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from matheval.errors import UsageError, did_you_mean
 from matheval.paths import default_data_dir, profiles_dir
+from matheval.tasks import load_yaml_model
 
 
 @dataclass(frozen=True)
@@ -92,15 +92,4 @@ def load_profile(name: str) -> Profile:
     path = profiles_dir() / f"{name}.yaml"
     if not path.is_file():
         raise UsageError(f"unknown profile '{name}'{did_you_mean(name, profile_names())}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{path}: invalid YAML: {exc}".replace("\n", " ")) from exc
-    if not isinstance(raw, dict):
-        raise UsageError(f"{path}: a profile file must be a mapping")
-    raw.setdefault("name", name)
-    try:
-        return Profile.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise UsageError(f"{path}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+    return load_yaml_model(path, Profile, "profile", name)

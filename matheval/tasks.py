@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from matheval.errors import UsageError, did_you_mean
 from matheval.paths import tasks_dir
+
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class _Strict(BaseModel):
@@ -158,20 +160,25 @@ def load_task(name: str) -> Task:
     return parse_task_file(path)
 
 
-def parse_task_file(path: Path) -> Task:
+def load_yaml_model(path: Path, model: type[_M], kind: str, name: str) -> _M:
+    """Read a strict YAML file (task or profile) into its pydantic model; any problem is one line."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise UsageError(f"{path}: invalid YAML: {exc}".replace("\n", " ")) from exc
     if not isinstance(raw, dict):
-        raise UsageError(f"{path}: a task file must be a mapping")
-    raw.setdefault("name", path.stem)
+        raise UsageError(f"{path}: a {kind} file must be a mapping")
+    raw.setdefault("name", name)
     try:
-        task = Task.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
         raise UsageError(f"{path}: {loc}: {first['msg']}") from exc
+
+
+def parse_task_file(path: Path) -> Task:
+    task = load_yaml_model(path, Task, "task", path.stem)
     if task.name != path.stem:
         raise UsageError(f"{path}: name '{task.name}' must equal the file stem '{path.stem}'")
     return task
