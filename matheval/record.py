@@ -37,6 +37,8 @@ class Completion:
     greedy: bool = True
     # Tool-integrated runs: one dict per round (code, output, error, status).
     rounds: list[dict[str, Any]] | None = None
+    # Which engine produced it when there are several: a server URL or a data-parallel replica.
+    served_by: str | None = None
 
     @property
     def truncated(self) -> bool:
