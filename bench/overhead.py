@@ -25,21 +25,18 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args()
 
+    import dataclasses
+
     import matheval.run as run_mod
-    from matheval.backends.vllm import VLLMBackend
-    from matheval.config import RunConfig
-    from matheval.models import resolve_model
+    from matheval.config import RunRequest
     from matheval.record import read_results
 
-    model = resolve_model("smollm2-135m-instruct")
-    backend = VLLMBackend(model, dtype="auto", max_model_len=4096, seed=0)
-    llm = backend._engine()  # model load: excluded from both timings
-    tok = backend.tokenizer()
     out = tempfile.mkdtemp(prefix="matheval-bench-")
-    cfg = RunConfig(model=model, tasks=("gsm8k",), limit=args.n_problems, max_tokens=args.max_tokens,
-                    prompt_style="chat", output_dir=out)
-    plans = run_mod.plan(cfg, tok)
-    prompts = run_mod.render(plans[0], cfg, tok)
+    req = RunRequest(model="smollm2-135m-instruct", tasks=("gsm8k",), limit=args.n_problems,
+                     max_tokens=args.max_tokens, prompt_style="chat", output_dir=out)
+    cfg, backend = run_mod.prepare(req)
+    llm = backend._engine()  # model load: excluded from both timings
+    prompts = list(run_mod.load(cfg, backend.tokenizer())[0].prompts)
 
     from vllm import SamplingParams
 
@@ -56,7 +53,7 @@ def main() -> None:
 
     def run_ours(i: int) -> int:
         t0 = time.perf_counter()
-        path = run_mod.evaluate(RunConfig(**{**cfg.to_dict(), "tasks": ("gsm8k",), "run_id": f"bench{i}"}))
+        path = run_mod.evaluate(dataclasses.replace(cfg, run_id=f"bench{i}"), backend)
         ours.append(time.perf_counter() - t0)
         return sum(r.completions[0].n_tokens for r in read_results(str(path / "samples.jsonl")))
 

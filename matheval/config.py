@@ -1,67 +1,128 @@
-"""One frozen run configuration: CLI → RunConfig → evaluate(config).
+"""What the user asked for: the run request (CLI flags as given) and the protocol profiles.
 
-Precedence per task: built-in defaults < task YAML < protocol profile < CLI flags. The resolved
-values (per task: style, stop words, max tokens, sampling) are saved beside the results.
+A `RunRequest` holds only what was given: every setting is None unless the user set it, so an
+explicit `0`, `0.0` or `1` is never mistaken for "unset". `matheval.resolve` turns a request
+into the one frozen, typed `RunConfig` that runs (defaults < task YAML < profile < CLI).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from matheval.errors import UsageError, did_you_mean
-from matheval.paths import default_data_dir, profiles_dir
+from matheval.paths import profiles_dir
 from matheval.tasks import load_yaml_model
 
 
 @dataclass(frozen=True)
-class RunConfig:
-    model: str
-    tasks: tuple[str, ...]
-    limit: int | None = None
-    backend: str = "vllm"
-    prompt_style: str | None = None
+class RunRequest:
+    """The settings a user gave, unresolved. None everywhere means "not given"."""
+
+    model: str | None = None
+    tasks: tuple[str, ...] = ()
     profile: str | None = None
+    limit: int | None = None
+    prompt_style: str | None = None
     max_tokens: int | None = None
     temperature: float | None = None
     top_p: float | None = None
-    n: int = 1
-    seed: int = 0
-    data_dir: str = field(default_factory=lambda: str(default_data_dir()))
-    output_dir: str = "results"
-    run_id: str | None = None
-    resume: str | None = None
-    dtype: str = "auto"
-    max_model_len: int = 4096
+    n: int | None = None
+    seed: int | None = None
     tool_rounds: int | None = None
-    base_url: str | None = None  # openai backend: the server's /v1 URL
-    # Grader overrides applied to every task (e.g. {"percent_compat": True} for ToRA compat).
+    # Grader overrides applied to every task (e.g. {"percent_compat": True}).
     grader: dict[str, Any] = field(default_factory=dict)
+    # Backend and engine.
+    backend: str | None = None
+    dtype: str | None = None
+    max_model_len: int | None = None
+    engine_args: dict[str, Any] = field(default_factory=dict)
+    data_parallel: int | None = None
+    ray_address: str | None = None
+    base_urls: tuple[str, ...] = ()
+    served_model_name: str | None = None
+    tokenizer: str | None = None
+    # Where things go.
+    data_dir: str | None = None
+    output_dir: str | None = None
+    run_id: str | None = None
+    # Threads grading beside generation (0: grade inline, in the engine's loop).
+    grading_workers: int | None = None
+
+    def given(self) -> dict[str, Any]:
+        """The settings that were given (what `--resume` compares against the saved run)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value not in (None, (), {}):
+                out[f.name] = value
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
+    def from_dict(cls, raw: dict[str, Any]) -> RunRequest:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(raw) - names
         if unknown:
-            raise UsageError(f"unknown config keys: {', '.join(sorted(unknown))}")
+            raise UsageError(f"unknown run settings: {', '.join(sorted(unknown))}")
         raw = dict(raw)
-        raw["tasks"] = tuple(raw["tasks"])
+        for key in ("tasks", "base_urls"):
+            if key in raw:
+                raw[key] = tuple(raw[key])
         return cls(**raw)
 
-    @property
-    def data_path(self) -> Path:
-        return Path(self.data_dir)
+
+_POSITIVE = ("max_tokens", "n", "limit", "data_parallel")
+_NON_NEGATIVE = ("temperature", "seed", "tool_rounds", "grading_workers")
+
+
+def check_request(req: RunRequest) -> None:
+    """Values that can be judged without loading anything: one line each, exit 2."""
+    if req.backend is None or req.backend == "vllm" or req.backend == "openai":
+        if not req.model:
+            raise UsageError("--model is required (e.g. --model smollm2-135m-instruct)")
+    for name in _POSITIVE:
+        value = getattr(req, name)
+        if value is not None and value < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    for name in _NON_NEGATIVE:
+        value = getattr(req, name)
+        if value is not None and value < 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
+    if req.top_p is not None and not 0 < req.top_p <= 1:
+        raise UsageError(f"--top-p must be in (0, 1], got {req.top_p}")
+    if req.max_model_len is not None and req.max_model_len < 16:
+        raise UsageError(f"--max-model-len must be >= 16, got {req.max_model_len}")
+    if req.output_dir is not None:
+        check_writable(req.output_dir)
+
+
+def check_writable(path: str) -> None:
+    """The nearest existing folder of `path` must take a new entry (tried, then removed)."""
+    import tempfile
+    from pathlib import Path
+
+    p = Path(path).expanduser().absolute()
+    base = next((q for q in (p, *p.parents) if q.exists()), None)
+    if base is None or not base.is_dir():
+        raise UsageError(f"--output-dir {path}: {base} is not a directory")
+    try:
+        tempfile.TemporaryDirectory(dir=base).cleanup()
+    except OSError as exc:
+        raise UsageError(f"--output-dir {path}: cannot write under {base} ({exc.strerror})") from None
 
 
 class Profile(BaseModel):
-    """A published evaluation protocol: which prompt style and generation settings it fixes."""
+    """A published evaluation protocol: suite, prompt styles, generation and grading settings.
+
+    `n`, `temperature` and `top_p` describe the sampled completions; the greedy top1 completion is
+    always greedy and is drawn unless `greedy: false` (reasoning models are evaluated on samples).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -70,18 +131,38 @@ class Profile(BaseModel):
     source: str
     # Prompt style per task; "*" is the fallback for tasks not listed.
     styles: dict[str, str]
-    max_tokens: int | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    n: int | None = None
     tasks: tuple[str, ...] = ()
+    max_tokens: int | None = Field(default=None, ge=1)
+    greedy: bool = True
+    # Sampled completions per problem: one number, or per task with "*" as the fallback.
+    n: int | dict[str, int] | None = None
+    temperature: float | None = Field(default=None, ge=0)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    seed: int | None = None
+    limit: int | None = Field(default=None, ge=1)
+    tool_rounds: int | None = Field(default=None, ge=0)
+    max_model_len: int | None = Field(default=None, ge=16)
     # Grader options the protocol implies (e.g. ToRA's percent leniency).
     grader: dict[str, Any] = {}
     # What the protocol fixes beyond the fields above, and what could not be verified.
     notes: str | None = None
 
+    @model_validator(mode="after")
+    def _check(self) -> Profile:
+        ns = self.n.values() if isinstance(self.n, dict) else [self.n]
+        if any(v is not None and v < 1 for v in ns):
+            raise ValueError("n must be >= 1")
+        if not self.greedy and self.n is None:
+            raise ValueError("greedy: false needs n (the samples the protocol is scored on)")
+        return self
+
     def style_for(self, task: str) -> str | None:
         return self.styles.get(task, self.styles.get("*"))
+
+    def n_for(self, task: str) -> int | None:
+        if isinstance(self.n, dict):
+            return self.n.get(task, self.n.get("*"))
+        return self.n
 
 
 def profile_names() -> list[str]:

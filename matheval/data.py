@@ -130,6 +130,7 @@ def load_samples(task: Task, data_dir: Path, limit: int | None = None) -> list[S
                 gold=_gold_text(gold),
                 solution=None if solution is None else str(solution),
                 fields=view,
+                categories={c: str(view[c]) for c in task.categories if view.get(c) not in (None, "")},
             )
         )
     return samples

@@ -70,7 +70,8 @@ def _gold_text(value: Any) -> str:
 
 def _result(task: str, sid: Any, gold: Any, texts: list[str], style: str, greedy: bool = True) -> Result:
     comps = [Completion(text=t, n_tokens=0, finish_reason="stop", greedy=greedy) for t in texts]
-    return Result(task=task, id=str(sid), gold=_gold_text(gold), prompt="", prompt_style=style, completions=comps)
+    return Result(task=task, id=str(sid), gold=_gold_text(gold), prompt="", prompt_style=style,
+                  key=f"{style}:{task}:{sid}", completions=comps)
 
 
 def tora(path: Path, task: str) -> list[Import]:

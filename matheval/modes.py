@@ -1,46 +1,53 @@
-"""Generation modes: how a completion is produced and how its answer is extracted.
+"""Generation modes: how a completion is produced and how its answer is read off it.
 
-"cot": one generation, answer extracted from the text. Program-aided ("pot") and tool-integrated
-("tool") modes register here too (see matheval.tools). A dict from name to a pair of functions.
+"cot": one generation, the answer is extracted from the text. Program-aided ("pot") and
+tool-integrated ("tool") modes run model-written code while generating (matheval.tools). A dict
+from name to a pair of functions. Extraction is pure in every mode: it reads the completion's text
+and its recorded rounds, and never runs model code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from matheval import grading
-from matheval.backends import GenParams
-from matheval.record import Completion
+from matheval import grading, tools
+from matheval.backends import generate_grouped
+from matheval.grading import Extraction
+from matheval.record import Completion, ProgramAnswer
+from matheval.resolve import GradingSpec
+
+Extracted = tuple[Extraction | None, ProgramAnswer | None]
 
 
 @dataclass(frozen=True)
 class Mode:
-    # generate(backend, prompts, params_per_prompt, on_done(j, completions), plan)
+    # generate(backend, prompts, params_per_prompt, on_done(j, completions), task, seeds)
     generate: Callable[..., None]
-    # extract(completion, plan) -> Extraction dict or None
-    extract: Callable[[Completion, Any], dict[str, Any] | None]
+    # extract(completion, spec) -> (the answer in the text, what executed code answered)
+    extract: Callable[[Completion, GradingSpec], Extracted]
 
 
-def batched_generate(backend, prompts: Sequence[str], params: Sequence[GenParams], on_done, plan) -> None:
-    """Group requests by sampling parameters: one backend call per distinct parameter set."""
-    groups: dict[GenParams, list[int]] = {}
-    for j, prm in enumerate(params):
-        groups.setdefault(prm, []).append(j)
-    for prm, idx in groups.items():
-        backend.generate([prompts[j] for j in idx], prm, lambda i, comps, idx=idx: on_done(idx[i], comps))
+def extract_text(completion: Completion, spec: GradingSpec) -> Extraction | None:
+    """The answer in a completion's text, by the spec's extraction style and options."""
+    return grading.extract_answer(completion.text, spec.extractor, truncated=completion.truncated, **spec.extract)
 
 
-def cot_extract(completion: Completion, plan) -> dict[str, Any] | None:
-    ext = grading.extract_answer(completion.text, style=plan.style.extractor, **plan.task.extract)
-    return None if ext is None else ext.to_dict()
+def cot_generate(backend, prompts, params, on_done, task, seeds=None) -> None:
+    generate_grouped(backend, prompts, params, on_done, seeds)
 
 
-from matheval import tools  # noqa: E402 - tools imports batched_generate from here lazily
+def cot_extract(completion: Completion, spec: GradingSpec) -> Extracted:
+    return extract_text(completion, spec), None
+
+
+def tool_extract(completion: Completion, spec: GradingSpec) -> Extracted:
+    """The boxed answer (accuracy) and the last executed block's output (program accuracy)."""
+    return extract_text(completion, spec), tools.program_output_answer(completion)
+
 
 MODES: dict[str, Mode] = {
-    "cot": Mode(generate=batched_generate, extract=cot_extract),
-    "pot": Mode(generate=tools.pot_generate, extract=tools.pot_extract),
-    "tool": Mode(generate=tools.tool_generate, extract=tools.tool_extract),
+    "cot": Mode(generate=cot_generate, extract=cot_extract),
+    "pot": Mode(generate=tools.pot_generate, extract=lambda c, spec: tools.pot_answer(c)),
+    "tool": Mode(generate=tools.tool_generate, extract=tool_extract),
 }

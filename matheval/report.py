@@ -1,8 +1,8 @@
-"""Run directory, aggregation and reports: samples.jsonl, summary.json, leaderboard.csv.
+"""Aggregation and reports: summary.json / summary.md, the leaderboard CSV, the k-curve plot.
 
-`results/<run_id>/` holds config.json (resolved config), samples.jsonl (one line per sample,
-appended and flushed as each completes), first_prompts.txt and summary.json; the leaderboard is
-`results/leaderboard.csv`, tidy: one row per model × task × prompt style × metric.
+`results/<run_id>/summary.json` holds every task's metrics with 95% CIs, the honest rates (no
+answer, unparsable, timeout, truncation, prompt too long) and the verdict rule/status counts; the
+leaderboard is `results/leaderboard.csv`, tidy: one row per model × task × prompt style × metric.
 """
 
 from __future__ import annotations
@@ -11,14 +11,13 @@ import datetime as dt
 import json
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from matheval import __version__, stats, tools
-from matheval.config import RunConfig
-from matheval.errors import UsageError
-from matheval.record import Result, read_results
+from matheval.record import Result
+from matheval.resolve import RunConfig
+from matheval.rundir import RunDir, atomic_write
 
 LEADERBOARD_COLUMNS = [
     "model", "task", "task_version", "prompt_style", "profile", "metric", "value", "ci_low", "ci_high",
@@ -27,117 +26,40 @@ LEADERBOARD_COLUMNS = [
 ]
 
 
-@dataclass
-class RunDir:
-    path: Path
-    config: RunConfig
-    done: set[tuple[str, str]] = field(default_factory=set)
-
-    @classmethod
-    def open(cls, cfg: RunConfig, backend_info, plans) -> RunDir:
-        if cfg.resume:
-            path = Path(cfg.resume)
-        else:
-            run_id = cfg.run_id or _new_run_id(cfg.model)
-            path = Path(cfg.output_dir) / run_id
-            if (path / "samples.jsonl").exists():
-                raise UsageError(f"run dir {path} already has samples; use --resume {path} or a new --run-id")
-        path.mkdir(parents=True, exist_ok=True)
-        run = cls(path, cfg)
-        if (path / "samples.jsonl").exists():
-            run.done = {r.key for r in read_results(str(path / "samples.jsonl"))}
-            _drop_torn_tail(path / "samples.jsonl")
-        resolved = {
-            "config": cfg.to_dict(),
-            "run_id": path.name,
-            "backend": {"name": backend_info.name, "model": backend_info.model, **backend_info.settings},
-            "tasks": {
-                p.task.name: {
-                    "version": p.task.version, "prompt_style": p.style_name, "mode": p.style.mode,
-                    "template": p.style.template, "form": p.style.form, "stop": list(p.style.stop),
-                    "extractor": p.style.extractor, "grader": p.grader,
-                    "greedy": p.greedy.__dict__, "sampled": p.sampled.__dict__ if p.sampled else None,
-                    "n_problems": len(p.samples), "data": p.task.data.file, "data_sha256": p.task.data.sha256,
-                    "execution": tools.settings(p.style.mode, p.tool_rounds),
-                }
-                for p in plans
-            },
-            # The protocol profile as it was when the run started: a profile file can change later.
-            "profile": _profile_record(cfg.profile),
-            "matheval_version": __version__,
-        }
-        _atomic_write(path / "config.json", json.dumps(resolved, indent=2, ensure_ascii=False, default=str))
-        run._fh = open(path / "samples.jsonl", "a", encoding="utf-8")  # noqa: SIM115
-        run.plans = plans
-        return run
-
-    def write(self, result: Result) -> None:
-        # One line per finished sample, flushed immediately: a crash loses nothing written.
-        self._fh.write(result.to_json() + "\n")
-        self._fh.flush()
-        self.done.add(result.key)
-
-    def log_first_prompt(self, label: str, prompt: str) -> None:
-        with open(self.path / "first_prompts.txt", "a", encoding="utf-8") as fh:
-            fh.write(f"===== {label} =====\n{prompt}\n\n")
-
-    def results(self) -> list[Result]:
-        self._fh.flush()
-        return read_results(str(self.path / "samples.jsonl"))
-
-
-def _profile_record(name: str | None) -> dict[str, Any] | None:
-    if not name:
-        return None
-    from matheval.config import load_profile
-
-    return load_profile(name).model_dump(mode="json")
-
-
-def _drop_torn_tail(path: Path) -> None:
-    # A crash mid-line leaves a partial last line; cut it so appended lines stay valid JSON lines.
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        path.write_bytes(data[: data.rfind(b"\n") + 1])
-
-
-def _new_run_id(model: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(model).name)[:40]
-    return f"{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-{slug}"
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 # ---------------------------------------------------------------- aggregate
 
 def _rate(results: list[Result], status: str) -> float:
     verdicts = [v for r in results for v in r.verdicts]
-    return sum(v["status"] == status for v in verdicts) / len(verdicts) if verdicts else 0.0
+    return sum(v.status == status for v in verdicts) / len(verdicts) if verdicts else 0.0
 
 
 def task_summary(results: list[Result]) -> dict[str, Any]:
-    """Metrics of one task × style: mean over problems of each per-problem score, with a CI."""
+    """Metrics of one task × style: mean over scored problems of each per-problem score, with a CI.
+    Problems whose gold the grader cannot read are counted and listed, not scored."""
+    scored = [r for r in results if not r.unscorable]
     comps = [c for r in results for c in r.completions]
     metrics: dict[str, dict[str, float]] = {}
-    names = sorted({m for r in results for m in r.scores}, key=_metric_order)
+    names = sorted({m for r in scored for m in r.scores}, key=_metric_order)
     for name in names:
-        values = [r.scores[name] for r in results if name in r.scores]
+        values = [r.scores[name] for r in scored if name in r.scores]
         mean, lo, hi = stats.bootstrap_ci(values)
         metrics[name] = {"value": mean, "ci_low": lo, "ci_high": hi, "n": len(values)}
+    generated = [c for c in comps if c.finish_reason != "prompt_too_long"]
     return {
         "n_problems": len(results),
+        "n_scored": len(scored),
         "n_samples": len(comps),
         "metrics": metrics,
         "no_answer_rate": _rate(results, "no_answer"),
         "unparsable_rate": _rate(results, "unparsable"),
         "timeout_rate": _rate(results, "timeout"),
-        "truncation_rate": sum(c.finish_reason == "length" for c in comps) / len(comps) if comps else 0.0,
-        "rules": _count(v["rule"] for r in results for v in r.verdicts),
-        "statuses": _count(v["status"] for r in results for v in r.verdicts),
+        "truncation_rate": sum(c.truncated for c in comps) / len(comps) if comps else 0.0,
+        "prompt_too_long": sum(c.finish_reason == "prompt_too_long" for c in comps),
+        "mean_output_tokens": sum(c.n_tokens for c in generated) / len(generated) if generated else 0.0,
+        "unscorable": {r.id: r.unscorable for r in results if r.unscorable},
+        "rules": _count(v.rule for r in results for v in r.verdicts),
+        "statuses": _count(v.status for r in results for v in r.verdicts),
+        "served_by": _count(c.served_by for c in comps if c.served_by),
     }
 
 
@@ -155,26 +77,37 @@ def _metric_order(name: str) -> tuple[int, int, str]:
     return (0, 0, name)
 
 
-def aggregate(results: list[Result], plans, run: RunDir) -> dict[str, Any]:
+def aggregate(results: list[Result], cfg: RunConfig, *, timing: dict[str, float] | None = None,
+              served: dict[str, Any] | None = None) -> dict[str, Any]:
     by_task: dict[str, list[Result]] = {}
     for r in results:
         by_task.setdefault(r.task, []).append(r)
     tasks = {}
-    for p in plans:
-        tasks[p.task.name] = {
-            "version": p.task.version,
-            "prompt_style": p.style_name,
-            "greedy_top1": p.greedy.greedy,
-            **task_summary(by_task.get(p.task.name, [])),
+    for tc in cfg.tasks:
+        tasks[tc.name] = {
+            "version": tc.version,
+            "prompt_style": tc.style,
+            "greedy_top1": tc.greedy is not None,
+            "execution": tools.settings(tc.mode, tc.tool_rounds or 0),
+            **task_summary(by_task.get(tc.name, [])),
         }
-    return {
-        "run_id": run.path.name,
-        "model": run.config.model,
-        "profile": run.config.profile,
+    out = {
+        "run_id": cfg.run_id,
+        "model": cfg.model,
+        "profile": cfg.profile_name,
         "date": dt.date.today().isoformat(),
         "matheval_version": __version__,
+        "grader_version": cfg.grader_version,
+        "backend": {"name": cfg.backend.name, "dtype": cfg.backend.dtype,
+                    "batch_invariant": cfg.backend.batch_invariant, "data_parallel": cfg.backend.data_parallel},
+        "warnings": list(cfg.warnings),
         "tasks": tasks,
     }
+    if timing:
+        out["timing"] = timing
+    if served:
+        out["served"] = served
+    return out
 
 
 # ---------------------------------------------------------------- report
@@ -240,10 +173,19 @@ def _plot(summary: dict[str, Any], path: Path) -> None:
 
 
 def report(summary: dict[str, Any], run: RunDir) -> None:
-    _atomic_write(run.path / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
+    atomic_write(run.path / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
     table = markdown_table(summary)
-    _atomic_write(run.path / "summary.md", table + "\n")
+    notes = [f"- {w}" for w in summary.get("warnings", [])]
+    for task, t in summary["tasks"].items():
+        if t.get("unscorable"):
+            notes.append(f"- {task}: {len(t['unscorable'])} problems reported apart, not scored (their golds "
+                         f"are not readable by the grader; listed in summary.json)")
+        if t.get("prompt_too_long"):
+            notes.append(f"- {task}: {t['prompt_too_long']} completions not generated: prompt too long")
+    atomic_write(run.path / "summary.md", table + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else ""))
     append_leaderboard(leaderboard_rows(summary), run.path.parent / "leaderboard.csv")
     _plot(summary, run.path / "kcurves.png")
     print(table)
+    for line in notes:
+        print(line)
     print(f"\nresults: {run.path}")

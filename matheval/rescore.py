@@ -9,22 +9,22 @@ where it holds fewer problems than the benchmark, accuracy over the full benchma
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from matheval import grading
-from matheval.backends import BackendInfo, GenParams
-from matheval.config import RunConfig
+from matheval.config import RunRequest
 from matheval.errors import UsageError
 from matheval.importers import IMPORTERS, Import, sniff
 from matheval.record import Result, read_results
-from matheval.report import RunDir, aggregate, report
-from matheval.run import TaskPlan, extract, grade
-from matheval.tasks import PromptStyle, Task, load_task
+from matheval.report import aggregate, report
+from matheval.resolve import CONFIG_FORMAT, BackendConfig, GradingSpec, RunConfig, TaskConfig, load_run_config
+from matheval.run import extract, grade
+from matheval.rundir import RunDir
+from matheval.tasks import PromptStyle, load_task
 
 
 @dataclass(frozen=True)
@@ -35,19 +35,22 @@ class Rescored:
     results: list[Result]
 
 
-def make_plan(task: Task, style_name: str, style: PromptStyle, grader_opts: dict[str, Any]) -> TaskPlan:
-    grading.GraderOptions.from_dict(grader_opts)  # strict: a typo fails before any grading
-    return TaskPlan(task, style_name, style, GenParams(), None, dict(grader_opts), (), 0)
-
-
-def regrade(results: list[Result], plan: TaskPlan) -> list[Result]:
+def regrade(results: list[Result], tc: TaskConfig) -> list[Result]:
     """Drop whatever was decided before and run extract → grade → score again."""
     from tqdm import tqdm
 
-    for r in tqdm(results, desc=f"grade {plan.task.name}", unit="sample", disable=len(results) < 50):
-        r.extractions, r.verdicts, r.vote, r.scores = [], [], None, {}
-        grade(extract(r, plan), plan, plan.grader)
+    for r in tqdm(results, desc=f"grade {tc.name}", unit="sample", disable=len(results) < 50):
+        r.extractions, r.verdicts, r.programs, r.vote, r.scores = [], [], [], None, {}
+        grade(extract(r, tc.grading), tc.grading, tc.unscorable)
     return results
+
+
+def with_overrides(spec: GradingSpec, grader: dict[str, Any], extractor: str | None) -> GradingSpec:
+    try:
+        options = spec.grader.replace(**grader) if grader else spec.grader
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    return dataclasses.replace(spec, grader=options, extractor=extractor or spec.extractor)
 
 
 def label_agreement(results: list[Result], labels: dict[str, tuple[bool, ...]]) -> dict[str, Any]:
@@ -57,12 +60,13 @@ def label_agreement(results: list[Result], labels: dict[str, tuple[bool, ...]]) 
         theirs = labels.get(r.id)
         if theirs is None:
             continue
-        for k, (mine, their) in enumerate(zip((v["correct"] for v in r.verdicts), theirs, strict=True)):
+        for k, (mine, their) in enumerate(zip((v.correct for v in r.verdicts), theirs, strict=True)):
             if bool(mine) == their:
                 agree += 1
             else:
+                ext = r.extractions[k]
                 disagree.append({"id": r.id, "completion": k, "matheval": bool(mine), "label": their,
-                                 "gold": r.gold, "pred": (r.extractions[k] or {}).get("answer")})
+                                 "gold": r.gold, "pred": ext.answer if ext is not None else None})
     return {"agree": agree, "total": agree + len(disagree), "disagreements": disagree}
 
 
@@ -75,20 +79,32 @@ def coverage(results: list[Result], benchmark_size: int | None) -> dict[str, Any
             "top1_over_records": correct / len(results), "top1_over_benchmark": correct / benchmark_size}
 
 
-def write_run(
-    label: str, fmt: str, source: Path, plans: list[TaskPlan], results: list[Result], output_dir: str,
-    run_id: str | None, extra: dict[str, Any], grader_overrides: dict[str, Any], profile: str | None = None,
-) -> tuple[Path, dict[str, Any]]:
-    cfg = RunConfig(model=label, tasks=tuple(p.task.name for p in plans), backend="rescore", output_dir=output_dir,
-                    run_id=run_id or _run_id(label), grader=grader_overrides, profile=profile)
-    info = BackendInfo(name="rescore", model=label, settings={"format": fmt, "source": str(source)})
-    run = RunDir.open(cfg, info, plans)
+def write_run(cfg: RunConfig, results: list[Result], extra: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+    run = RunDir.open(cfg)
     for r in results:
         run.write(r)
-    summary = aggregate(run.results(), plans, run)
-    summary["rescore"] = {"format": fmt, "source": str(source), **extra}
+    run.close(complete=True)
+    summary = aggregate(run.results(), cfg)
+    summary["rescore"] = extra
     report(summary, run)
     return run.path, summary
+
+
+def import_config(imp: Import, fmt: str, source: Path, spec: GradingSpec, output_dir: str, run_id: str | None,
+                  grader_overrides: dict[str, Any]) -> RunConfig:
+    """The config of a run made from another harness's file: no generation settings, its grading."""
+    task = load_task(imp.task)
+    tc = TaskConfig(
+        name=task.name, version=task.version, style=f"import:{fmt}", template="(imported)", form="completion",
+        system=None, stop=(), greedy=None, sampled=None, grading=spec, tool_rounds=None, result_expr=None,
+        limit=None, data_file=task.data.file, data_sha256=task.data.sha256, prompt_sha256=f"import:{fmt}",
+        unscorable=dict(task.lint.gold_issues),
+    )
+    backend = BackendConfig(name="rescore", model=imp.label, model_path=str(source), model_sha=f"import:{fmt}",
+                            dtype="n/a", max_model_len=None, seed=0, engine_version=f"import:{fmt}")
+    return RunConfig(request=RunRequest(model=imp.label, tasks=(task.name,), grader=grader_overrides),
+                     run_id=run_id or _run_id(imp.label), output_dir=output_dir, data_dir="", backend=backend,
+                     tasks=(tc,))
 
 
 def rescore_import(imp: Import, fmt: str, source: Path, *, extractor: str | None = None,
@@ -97,55 +113,43 @@ def rescore_import(imp: Import, fmt: str, source: Path, *, extractor: str | None
     task = load_task(imp.task)
     overrides = dict(grader_overrides or {})
     style = PromptStyle(template="(imported)", extractor=extractor or imp.extractor)
-    plan = make_plan(task, f"import:{fmt}", style, {**task.grader, **overrides})
-    results = regrade(imp.results, plan)
-    extra: dict[str, Any] = {"extractor": style.extractor}
+    spec = GradingSpec.for_task(task, style, overrides)
+    cfg = import_config(imp, fmt, source, spec, output_dir, run_id, overrides)
+    results = regrade(imp.results, cfg.tasks[0])
+    extra: dict[str, Any] = {"format": fmt, "source": str(source), "extractor": spec.extractor}
     if imp.labels:
         extra["labels"] = label_agreement(results, imp.labels)
     cov = coverage(results, imp.benchmark_size)
     if cov:
         extra["coverage"] = cov
-    path, summary = write_run(imp.label, fmt, source, [plan], results, output_dir, run_id, extra, overrides)
+    path, summary = write_run(cfg, results, extra)
     return Rescored(imp.label, path, summary, results)
-
-
-def _saved_style(task: Task, info: dict[str, Any], extractor: str | None) -> PromptStyle:
-    # The task's current style when it still exists (a rescore after fixing a task's extractor
-    # is the point), else the style as the run recorded it (imports, since-renamed styles).
-    style = task.prompts.get(info["prompt_style"]) or PromptStyle(
-        template=info["template"], form=info["form"], stop=tuple(info["stop"]),
-        extractor=info["extractor"], mode=info["mode"],
-    )
-    return style.model_copy(update={"extractor": extractor}) if extractor else style
 
 
 def rescore_run_dir(run_dir: Path, *, grader_overrides: dict[str, Any] | None = None, output_dir: str = "results",
                     run_id: str | None = None, only_task: str | None = None,
                     extractor: str | None = None) -> Rescored:
-    """Re-grade a matheval run into one new run dir: each task with the style it was run with."""
-    config_path = run_dir / "config.json"
-    if not config_path.is_file():
-        raise UsageError(f"{run_dir}: no config.json (not a matheval run dir)")
-    saved = json.loads(config_path.read_text(encoding="utf-8"))
-    if only_task and only_task not in saved["tasks"]:
-        raise UsageError(f"{run_dir}: the run has no task '{only_task}' (it has {', '.join(saved['tasks'])})")
-    overrides = dict(grader_overrides or {})
+    """Re-grade a matheval run into one new run dir, each task with the grading its config recorded
+    (and the overrides given); the generations are read back, never produced again."""
+    saved = load_run_config(run_dir)
+    names = [t.name for t in saved.tasks]
+    if only_task and only_task not in names:
+        raise UsageError(f"{run_dir}: the run has no task '{only_task}' (it has {', '.join(names)})")
     by_task: dict[str, list[Result]] = {}
     for r in read_results(str(run_dir / "samples.jsonl")):
         by_task.setdefault(r.task, []).append(r)
-    plans, results = [], []
-    for name, info in saved["tasks"].items():
-        if only_task and name != only_task:
+    tasks, results = [], []
+    for tc in saved.tasks:
+        if only_task and tc.name != only_task:
             continue
-        task = load_task(name)
-        style = _saved_style(task, info, extractor)
-        plan = make_plan(task, info["prompt_style"], style, {**info.get("grader", task.grader), **overrides})
-        plans.append(plan)
-        results += regrade(by_task.get(name, []), plan)
-    label = saved["config"]["model"]
-    path, summary = write_run(label, "matheval", run_dir, plans, results, output_dir, run_id,
-                              {"original_run": saved.get("run_id")}, overrides, profile=saved["config"].get("profile"))
-    return Rescored(label, path, summary, results)
+        tc = dataclasses.replace(tc, grading=with_overrides(tc.grading, dict(grader_overrides or {}), extractor))
+        tasks.append(tc)
+        results += regrade(by_task.get(tc.name, []), tc)
+    cfg = dataclasses.replace(saved, run_id=run_id or _run_id(saved.model), output_dir=output_dir,
+                              tasks=tuple(tasks), format=CONFIG_FORMAT)
+    path, summary = write_run(cfg, results, {"format": "matheval", "source": str(run_dir),
+                                             "original_run": saved.run_id})
+    return Rescored(saved.model, path, summary, results)
 
 
 def _run_id(label: str) -> str:

@@ -1,219 +1,322 @@
-"""The pipeline, top to bottom: load → render → generate → extract → grade → aggregate → report.
+"""The pipeline, top to bottom: check → resolve → load → render → generate → extract → grade →
+aggregate → report.
 
-Each stage is a small function over `Sample`/`Result`. Only `generate` touches a model; every
-stage after it re-runs from saved samples (see `rescore`). All checks (tasks, templates, data,
-backend import) happen in `plan()` before any model loads.
+Each stage is a small function over `Sample`/`Result`. Everything is checked and resolved into one
+frozen `RunConfig` before any model loads (`prepare`). Only `generate` touches a model; extraction
+and grading run beside it in a small pool as results arrive (`Grading`), so the engine never waits
+on sympy or the sandbox, and every stage after generation re-runs from saved samples (`rescore`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
 import logging
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from matheval import grading, metrics
-from matheval.backends import GenParams, check_backend_importable, make_backend
-from matheval.config import Profile, RunConfig, load_profile
+from matheval.backends import Backend, make_backend
+from matheval.config import RunRequest, check_request, load_profile
 from matheval.data import load_samples, precheck_data
 from matheval.errors import UsageError
 from matheval.modes import MODES
-from matheval.prompts import Renderer, default_style
+from matheval.prompts import Renderer
 from matheval.record import Completion, Result, Sample
-from matheval.report import RunDir, aggregate, report
-from matheval.tasks import PromptStyle, Task, load_task
+from matheval.report import aggregate, report
+from matheval.resolve import GradingSpec, RunConfig, TaskConfig, load_run_config, resolve, resolve_backend
+from matheval.rundir import RunDir
+from matheval.tasks import load_task
 
 log = logging.getLogger("matheval")
 
-SAMPLING_TEMPERATURE = 0.7  # issue-fixed default when --n > 1 and no temperature is given
+GRADING_WORKERS = 2  # threads grading beside generation (sympy and the sandbox run in processes)
+MAX_UNGRADED = 256  # backpressure: generation waits when this many results wait for grading
+# Settings that may differ when a run is resumed: they do not change what is generated or how.
+RESUMABLE = frozenset({"data_dir", "grading_workers"})
 
 
 @dataclass(frozen=True)
-class TaskPlan:
-    task: Task
-    style_name: str
-    style: PromptStyle
-    greedy: GenParams
-    sampled: GenParams | None  # set when n > 1: N samples drawn beside the greedy one
-    grader: dict[str, Any]
+class TaskRun:
+    """One resolved task with its problems loaded and its prompts rendered."""
+
+    config: TaskConfig
     samples: tuple[Sample, ...]
-    tool_rounds: int
-
-    @property
-    def label(self) -> str:
-        return f"{self.task.name}/{self.style_name}"
+    prompts: tuple[str, ...]
+    keys: tuple[str, ...]  # content key per sample
 
 
-# ---------------------------------------------------------------- load
+# ---------------------------------------------------------------- check + resolve
 
 
-def plan(cfg: RunConfig, tokenizer: Any) -> list[TaskPlan]:
-    profile = load_profile(cfg.profile) if cfg.profile else None
-    if not cfg.tasks:
-        raise UsageError("no tasks given: use --tasks gsm8k,math500 (see --list-tasks)")
-    tasks = [load_task(name) for name in cfg.tasks]  # every name checked before any data loads
-    return [_plan_task(cfg, task, profile, tokenizer) for task in tasks]
+def prepare(request: RunRequest) -> tuple[RunConfig, Backend]:
+    """Every check, then the one resolution step; nothing is written and no engine is loaded."""
+    check_request(request)
+    profile = load_profile(request.profile) if request.profile else None
+    names = request.tasks or (profile.tasks if profile else ())
+    for name in names:  # unknown tasks, then missing data, before anything heavy
+        load_task(name)
+    for name in names:
+        precheck_data(load_task(name), Path(request.data_dir or ""))
+    backend_cfg = resolve_backend(request, profile)
+    backend = make_backend(backend_cfg)
+    cfg = resolve(request, backend_cfg, backend.tokenizer())
+    return cfg, backend
 
 
-def _plan_task(cfg: RunConfig, task: Task, profile: Profile | None, tokenizer: Any) -> TaskPlan:
-    style_name = cfg.prompt_style or (profile.style_for(task.name) if profile else None)
-    style_name = style_name or default_style(task, tokenizer)
-    style = task.style(style_name)
-    gen = task.generation
-    max_tokens = _first(cfg.max_tokens, profile and profile.max_tokens, style.max_tokens, gen.max_tokens)
-    greedy = GenParams(n=1, temperature=0.0, top_p=1.0, max_tokens=max_tokens, stop=style.stop, seed=cfg.seed)
-    n = _first(cfg.n if cfg.n != 1 else None, profile and profile.n, 1)
-    sampled = None
-    if n > 1:
-        sampled = GenParams(
-            n=n,
-            temperature=_first(cfg.temperature, profile and profile.temperature, SAMPLING_TEMPERATURE),
-            top_p=_first(cfg.top_p, profile and profile.top_p, 1.0),
-            max_tokens=max_tokens,
-            stop=style.stop,
-            seed=cfg.seed,
-        )
-    elif cfg.temperature not in (None, 0.0):
-        # One sample at T>0: it is what the user asked for, and the summary says top1 is not greedy.
-        greedy = GenParams(
-            n=1, temperature=cfg.temperature, top_p=_first(cfg.top_p, 1.0),
-            max_tokens=max_tokens, stop=style.stop, seed=cfg.seed,
-        )
-    grader_opts = {**task.grader, **(profile.grader if profile else {}), **cfg.grader}
-    grading.GraderOptions.from_dict(grader_opts)  # strict: a typo in a task's grader: fails here
-    samples = tuple(load_samples(task, cfg.data_path, cfg.limit))
-    rounds = _first(cfg.tool_rounds, 2)
-    return TaskPlan(task, style_name, style, greedy, sampled, grader_opts, samples, rounds)
+def resume(run_dir: str, request: RunRequest) -> Path:
+    """Continue a run as it was configured; flags that would change it are refused, by name."""
+    saved = load_run_config(run_dir, for_resume=True)
+    given = {k: v for k, v in request.given().items() if k not in RESUMABLE}
+    merged = dataclasses.replace(saved.request, **given)
+    if given:
+        profile = load_profile(merged.profile) if merged.profile else None
+        new_backend = resolve_backend(merged, profile)
+        backend = make_backend(new_backend)
+        again = resolve(dataclasses.replace(merged, run_id=saved.run_id), new_backend, backend.tokenizer())
+        changed = _differences(saved, again)
+        if changed:
+            raise UsageError(
+                f"--resume continues {run_dir} as it was configured; these settings would change it: "
+                f"{'; '.join(changed)}. Start a new run for other settings"
+            )
+    cfg = dataclasses.replace(saved, request=dataclasses.replace(saved.request, **request.given()),
+                              data_dir=request.data_dir or saved.data_dir,
+                              output_dir=str(Path(run_dir).parent))
+    cfg = dataclasses.replace(cfg, run_id=Path(run_dir).name)
+    if not saved.backend.batch_invariant and saved.backend.name == "vllm":
+        log.warning("warning: dtype %s is not batch-invariant on this engine: resumed completions may differ "
+                    "from the ones an uninterrupted run would have produced", saved.backend.dtype)
+    return evaluate(cfg, resume=True)
 
 
-def _first(*values):
-    for v in values:
-        if v is not None and v is not False:
-            return v
-    return None
+def _differences(a: RunConfig, b: RunConfig) -> list[str]:
+    out = []
+    for ta, tb in zip(a.tasks, b.tasks, strict=False):
+        da, db = ta.to_dict(), tb.to_dict()
+        out += [f"{ta.name}.{k}: {da[k]!r} -> {db[k]!r}" for k in da if da[k] != db[k]]
+    if [t.name for t in a.tasks] != [t.name for t in b.tasks]:
+        out.append(f"tasks: {[t.name for t in a.tasks]} -> {[t.name for t in b.tasks]}")
+    ba, bb = dataclasses.asdict(a.backend), dataclasses.asdict(b.backend)
+    out += [f"backend.{k}: {ba[k]!r} -> {bb[k]!r}" for k in ba if ba[k] != bb[k] and k != "model_path"]
+    return out
 
 
-# ---------------------------------------------------------------- render
+# ---------------------------------------------------------------- load + render
 
 
-def render(p: TaskPlan, cfg: RunConfig, tokenizer: Any) -> list[str]:
-    renderer = Renderer(p.task, p.style_name, p.style, cfg.data_path, tokenizer)
-    return [renderer(s) for s in p.samples]
+def load(cfg: RunConfig, tokenizer: Any) -> list[TaskRun]:
+    runs = []
+    for tc in cfg.tasks:
+        task = load_task(tc.name)
+        samples = tuple(load_samples(task, Path(cfg.data_dir), tc.limit))
+        renderer = Renderer(task, tc.style, task.style(tc.style), Path(cfg.data_dir), tokenizer)
+        prompts = tuple(renderer(s) for s in samples)
+        keys = tuple(sample_key(cfg, tc, s, p) for s, p in zip(samples, prompts, strict=True))
+        runs.append(TaskRun(tc, samples, prompts, keys))
+    return runs
+
+
+def sample_key(cfg: RunConfig, tc: TaskConfig, sample: Sample, prompt: str) -> str:
+    """A sample's identity is its content: model, prompt, requests and seed. Not the engine replica
+    or the batch it ran in, so a run started on 8 replicas resumes on 1 and the reverse."""
+    h = hashlib.sha256()
+    for part in (cfg.backend.model_sha, tc.name, sample.id, prompt, repr(tc.greedy), repr(tc.sampled)):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:24]
+
+
+def request_seed(key: str) -> int:
+    return int(key[:8], 16)
 
 
 # ---------------------------------------------------------------- generate
 
 
-def generate(backend, p: TaskPlan, prompts: list[str], samples: list[Sample], on_result) -> None:
-    """One batched submission per task; `on_result(Result)` fires as each sample completes."""
-    requests = [p.greedy] + ([p.sampled] if p.sampled else [])
-    pending: dict[int, list[list[Completion] | None]] = {i: [None] * len(requests) for i in range(len(prompts))}
+def generate(backend: Backend, tr: TaskRun, todo: list[int], on_result, max_model_len: int | None) -> None:
+    """One batched submission per task and request kind; `on_result(Result)` fires as each problem's
+    completions are all in. A prompt that alone fills the context is that sample's own status."""
+    requests = tr.config.requests
+    pending: dict[int, list[list[Completion] | None]] = {i: [None] * len(requests) for i in todo}
 
     def done(j: int, comps: list[Completion]) -> None:
         i, part = divmod(j, len(requests))
+        i = todo[i]
         pending[i][part] = comps
         if all(c is not None for c in pending[i]):
-            parts = pending.pop(i)
-            result = Result(
-                task=p.task.name, id=samples[i].id, gold=samples[i].gold, prompt=prompts[i],
-                prompt_style=p.style_name, completions=[c for part in parts for c in part],
-            )
-            on_result(result)
+            s = tr.samples[i]
+            on_result(Result(
+                task=s.task, id=s.id, gold=s.gold, prompt=tr.prompts[i], prompt_style=tr.config.style,
+                key=tr.keys[i], completions=[c for part in pending.pop(i) for c in part],
+                categories=dict(s.categories),
+            ))
 
-    flat_prompts = [pr for pr in prompts for _ in requests]
-    flat_params = [rq for _ in prompts for rq in requests]
-    MODES[p.style.mode].generate(backend, flat_prompts, flat_params, done, p)
+    too_long = _too_long(backend, [tr.prompts[i] for i in todo], max_model_len)
+    flat: list[tuple[int, str, Any, int]] = []
+    for pos, i in enumerate(todo):
+        for part, rq in enumerate(requests):
+            j = pos * len(requests) + part
+            if pos in too_long:
+                done(j, [Completion("", 0, "prompt_too_long", rq.greedy) for _ in range(rq.n)])
+            else:
+                flat.append((j, tr.prompts[i], rq, request_seed(tr.keys[i]) + part))
+    if not flat:
+        return
+    index = [j for j, _, _, _ in flat]
+    MODES[tr.config.mode].generate(
+        backend, [p for _, p, _, _ in flat], [rq for _, _, rq, _ in flat],
+        lambda k, comps: done(index[k], comps), tr.config, [seed for _, _, _, seed in flat],
+    )
+
+
+def _too_long(backend: Backend, prompts: list[str], max_model_len: int | None) -> set[int]:
+    tok = backend.tokenizer() if max_model_len else None
+    if tok is None:
+        return set()
+    return {i for i, p in enumerate(prompts) if len(tok(p)["input_ids"]) >= max_model_len}
 
 
 # ---------------------------------------------------------------- extract + grade
 
 
-def extract(result: Result, p: TaskPlan) -> Result:
-    mode = MODES[p.style.mode]
-    result.extractions = [mode.extract(c, p) for c in result.completions]
+def extract(result: Result, spec: GradingSpec) -> Result:
+    """Pure: reads completion text and recorded rounds only (never runs model code)."""
+    mode = MODES[spec.mode]
+    found = [(None, None) if c.finish_reason == "prompt_too_long" else mode.extract(c, spec)
+             for c in result.completions]
+    result.extractions = [e for e, _ in found]
+    result.programs = [p for _, p in found] if spec.mode != "cot" else []
     return result
 
 
-def grade(result: Result, p: TaskPlan | None, grader_opts: dict[str, Any]) -> Result:
-    """Verdicts for every completion, then per-problem scores (top1, and maj@k/pass@k if sampled).
-
-    Sampled completions are graded once per distinct answer inside `metrics.score_problem`
-    (equal canonical keys share a verdict), not once per completion.
-    """
-    greedy = [i for i, c in enumerate(result.completions) if c.greedy]
-    sampled = [i for i, c in enumerate(result.completions) if not c.greedy]
-    verdicts: list[dict[str, Any] | None] = [None] * len(result.completions)
+def grade(result: Result, spec: GradingSpec, unscorable: dict[str, str] | None = None) -> Result:
+    """Verdicts for every completion, then per-problem scores: top1 from the greedy completion,
+    maj@k / pass@k from the sampled ones (graded once per distinct answer), program_top1 in tool
+    mode. A problem whose gold the grader cannot read is graded for display but not scored."""
+    equiv = functools.partial(grading.equivalent, options=spec.grader)
+    comps = result.completions
+    verdicts: list[Any] = [None] * len(comps)
+    greedy = [i for i, c in enumerate(comps) if c.greedy]
+    sampled = [i for i, c in enumerate(comps) if not c.greedy]
     for i in greedy:
-        verdicts[i] = grading.equivalent(result.gold, _answer(result.extractions[i]), **grader_opts).to_dict()
+        verdicts[i] = equiv(result.gold, _answer(result.extractions[i]))
     scores: dict[str, float] = {}
     if greedy:
-        scores["top1"] = float(verdicts[greedy[0]]["correct"])
+        scores["top1"] = float(verdicts[greedy[0]].correct)
     result.vote = None
     if sampled:
         answers = [_answer(result.extractions[i]) for i in sampled]
-        ps = metrics.score_problem(answers, result.gold, metrics.default_ks(len(answers)), grader_options=grader_opts)
+        ps = metrics.score_problem(answers, result.gold, metrics.default_ks(len(answers)), equiv=equiv)
         for i, v in zip(sampled, ps.sample_verdicts, strict=True):
-            verdicts[i] = v.to_dict()
+            verdicts[i] = v
         scores.update(ps.scores)
         result.vote = ps.vote_record
-    for i, ext in enumerate(result.extractions):  # tool/program modes: the program's own answer
-        if ext is not None and "program_answer" in ext:
-            pv = grading.equivalent(result.gold, ext["program_answer"], **grader_opts).to_dict()
-            ext["program_verdict"] = pv
-            if i == (greedy[0] if greedy else 0):
-                scores["program_top1"] = float(pv["correct"])
-    result.verdicts = verdicts  # type: ignore[assignment]
-    result.scores = scores
+    for i, c in enumerate(comps):
+        if c.finish_reason == "prompt_too_long":
+            verdicts[i] = grading.Verdict(False, "prompt_too_long", "prompt", verdicts[i].gold_norm, None,
+                                          "the prompt alone fills the model's context (max_model_len)")
+    if spec.mode == "tool":
+        first = greedy[0] if greedy else 0
+        for i, prog in enumerate(result.programs):
+            if prog is not None:
+                pv = equiv(result.gold, prog.answer)
+                result.programs[i] = dataclasses.replace(prog, verdict=pv)
+                if i == first:
+                    scores["program_top1"] = float(pv.correct)
+    result.verdicts = verdicts
+    result.unscorable = (unscorable or {}).get(result.id)
+    result.scores = {} if result.unscorable else scores
     return result
 
 
-def _answer(ext: dict[str, Any] | None) -> str | None:
-    return None if ext is None else ext.get("answer")
+def _answer(ext) -> str | None:
+    return None if ext is None or ext.status != "ok" else ext.answer
+
+
+class Grading:
+    """Extraction and grading off the generation path: results are journaled as they arrive, then
+    graded and written by a small pool. When grading falls behind, `submit` blocks (backpressure)."""
+
+    def __init__(self, run: RunDir, workers: int = GRADING_WORKERS, max_ungraded: int = MAX_UNGRADED) -> None:
+        self.run = run
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="grade") if workers > 0 else None
+        self.slots = threading.BoundedSemaphore(max_ungraded)
+        self.futures: list[Future] = []
+        self.waited = 0.0  # seconds the engine loop spent inside submit (grading inline, or backpressure)
+
+    def submit(self, result: Result, tc: TaskConfig, *, journal: bool = True) -> None:
+        t0 = time.perf_counter()
+        if journal:
+            self.run.journal(result)
+        if self.pool is None:
+            self._grade(result, tc)
+        else:
+            self.slots.acquire()
+            self.futures.append(self.pool.submit(self._grade_released, result, tc))
+        self.waited += time.perf_counter() - t0
+
+    def _grade_released(self, result: Result, tc: TaskConfig) -> None:
+        try:
+            self._grade(result, tc)
+        finally:
+            self.slots.release()
+
+    def _grade(self, result: Result, tc: TaskConfig) -> None:
+        self.run.write(grade(extract(result, tc.grading), tc.grading, tc.unscorable))
+
+    def close(self, *, check: bool = True) -> None:
+        """Wait for what is being graded (so it is written), then surface any grading error."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            if check:
+                for f in self.futures:
+                    f.result()  # a grading bug surfaces here; the generation itself is in pending.jsonl
 
 
 # ---------------------------------------------------------------- run
 
 
-def evaluate(cfg: RunConfig) -> Path:
-    check_backend_importable(cfg.backend)
-    for name in cfg.tasks:  # data present and matching its pinned sha256, before anything heavy
-        precheck_data(load_task(name), cfg.data_path)
-    backend = make_backend(cfg.backend, _model_for(cfg), **_backend_options(cfg))
-    tokenizer = backend.tokenizer()
-    plans = plan(cfg, tokenizer)
-    rendered = [render(p, cfg, tokenizer) for p in plans]  # template errors surface before the model
-    run = RunDir.open(cfg, backend.info, plans)
-    for p, prompts in zip(plans, rendered, strict=True):
-        if prompts:
-            run.log_first_prompt(p.label, prompts[0])
-            log.info("first prompt of %s:\n%s", p.label, prompts[0])
-        todo = [(s, pr) for s, pr in zip(p.samples, prompts, strict=True) if (s.task, s.id) not in run.done]
-        if not todo:
-            continue
-        t0 = time.time()
-
-        def on_result(result: Result, p=p) -> None:
-            run.write(grade(extract(result, p), p, p.grader))
-
-        generate(backend, p, [pr for _, pr in todo], [s for s, _ in todo], on_result)
-        log.info("%s: %d samples in %.1fs", p.label, len(todo), time.time() - t0)
-    summary = aggregate(run.results(), plans, run)
-    report(summary, run)
-    return run.path
+def run(request: RunRequest) -> Path:
+    cfg, backend = prepare(request)
+    return evaluate(cfg, backend)
 
 
-def _model_for(cfg: RunConfig) -> str:
-    if cfg.backend == "replay":
-        return cfg.model
-    from matheval.models import resolve_model
-
-    return resolve_model(cfg.model)
-
-
-def _backend_options(cfg: RunConfig) -> dict[str, Any]:
-    if cfg.backend == "vllm":
-        return {"dtype": cfg.dtype, "max_model_len": cfg.max_model_len, "seed": cfg.seed}
-    if cfg.backend == "openai":
-        return {"base_url": cfg.base_url}
-    return {}
+def evaluate(cfg: RunConfig, backend: Backend | None = None, *, resume: bool = False) -> Path:
+    backend = backend or make_backend(cfg.backend)
+    runs = load(cfg, backend.tokenizer())  # data and template errors surface before the model loads
+    run_dir = RunDir.open(cfg, resume=resume)
+    run_dir.log_first_prompts({tr.config.label: tr.prompts[0] for tr in runs if tr.prompts})
+    workers = cfg.request.grading_workers if cfg.request.grading_workers is not None else GRADING_WORKERS
+    grading_pool = Grading(run_dir, workers)
+    complete = False
+    t_run = time.time()
+    try:
+        by_task = {tr.config.name: tr for tr in runs}
+        skip = set(run_dir.done)
+        for r in run_dir.ungraded():  # generated before a crash, never graded: grade, don't regenerate
+            if r.task in by_task:
+                skip.add(r.key)
+                grading_pool.submit(r, by_task[r.task].config, journal=False)
+        for tr in runs:
+            todo = [i for i, k in enumerate(tr.keys) if k not in skip]
+            if not todo:
+                continue
+            t0 = time.time()
+            generate(backend, tr, todo, lambda r, tc=tr.config: grading_pool.submit(r, tc), cfg.backend.max_model_len)
+            log.info("%s: %d samples in %.1fs", tr.config.label, len(todo), time.time() - t0)
+        grading_pool.close()
+        complete = True
+    finally:
+        if not complete:
+            grading_pool.close(check=False)
+        run_dir.close(complete)
+    timing = {"wall_s": round(time.time() - t_run, 3), "grading_wait_s": round(grading_pool.waited, 3)}
+    summary = aggregate(run_dir.results(), cfg, timing=timing, served=getattr(backend, "run_notes", None))
+    report(summary, run_dir)
+    return run_dir.path

@@ -76,6 +76,9 @@ class PromptStyle(_Strict):
     exemplars: DataFile | None = None
     stop: tuple[str, ...] = ()
     extractor: str = "auto"
+    # Options of the extraction style for this prompt style, over the task's `extract:` block
+    # (e.g. a published protocol's last-number fallback on truncated responses).
+    extract: dict[str, Any] = Field(default_factory=dict)
     # "cot": the text is the answer; "pot": a program whose result is the answer;
     # "tool": tool-integrated rounds of reasoning + executed code.
     mode: Literal["cot", "pot", "tool"] = "cot"
@@ -131,6 +134,8 @@ class Task(_Strict):
     fields: FieldMap
     # Name of a record hook in matheval.hooks for dataset quirks (never `if task == ...` in core).
     hook: str | None = None
+    # Raw fields that are the dataset's own categories (subject, level, ...): reports break results down by them.
+    categories: tuple[str, ...] = ()
     prompts: dict[str, PromptStyle]
     default_style: str | None = None
     grader: dict[str, Any] = Field(default_factory=dict)

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from matheval import grading
-from matheval.backends import GenParams
-from matheval.record import Completion
+from matheval.backends import GenParams, generate_grouped
+from matheval.grading import Extraction
+from matheval.record import Completion, ProgramAnswer
 
 EXEC_TIMEOUT = 10.0  # seconds of wall time per execution (replayed setup included)
 EXEC_WORKERS = 2  # parallel sandbox processes; the CPU machines this runs on have 2 cores
@@ -118,6 +119,7 @@ class _Trajectory:
     request: int
     prompt: str
     params: GenParams  # n=1, stops at "```output" (kept in the text)
+    seed: int | None = None  # sampled trajectories: their own seed, so replicas and batches agree
     text: str = ""
     n_tokens: int = 0
     finish_reason: str = "stop"
@@ -126,19 +128,21 @@ class _Trajectory:
     done: bool = False
 
 
-def tool_generate(backend, prompts: Sequence[str], params: Sequence[GenParams], on_done, plan) -> None:
+def tool_generate(backend, prompts: Sequence[str], params: Sequence[GenParams], on_done, task,
+                  seeds: Sequence[int] | None = None) -> None:
     """Advance every trajectory round by round: one backend call per round and parameter set, then all
     of the round's code runs in parallel. A request with n > 1 becomes n independent trajectories, and
     is reported through `on_done(j, completions)` once all of them have finished."""
-    stops = tuple(plan.style.stop)
+    stops = tuple(task.stop)
     trajs = [
-        _Trajectory(j, prompts[j], replace(p, n=1, stop=(*stops, OUTPUT_STOP), include_stop_str=True))
+        _Trajectory(j, prompts[j], replace(p, n=1, stop=(*stops, OUTPUT_STOP), include_stop_str=True),
+                    None if seeds is None else seeds[j] * 1009 + k)
         for j, p in enumerate(params)
-        for _ in range(p.n)
+        for k in range(p.n)
     ]
     fits = _context_check(backend)
     reported: set[int] = set()
-    for rnd in range(plan.tool_rounds + 1):
+    for rnd in range(task.tool_rounds + 1):
         active = [t for t in trajs if not t.done]
         for t in active:
             if not fits(t.prompt + t.text):  # vLLM rejects a prompt as long as its context
@@ -148,11 +152,12 @@ def tool_generate(backend, prompts: Sequence[str], params: Sequence[GenParams], 
         for t in active:
             groups.setdefault(t.params, []).append(t)
         for prm, group in groups.items():
-            outs = backend.generate([t.prompt + t.text for t in group], prm)
+            seeds_now = None if prm.greedy or group[0].seed is None else [t.seed + 7919 * rnd for t in group]
+            outs = backend.generate([t.prompt + t.text for t in group], prm, None, seeds_now)
             for t, comps in zip(group, outs, strict=True):
                 _absorb(t, comps[0], stops)
         waiting = [t for t in active if t.code is not None]
-        if rnd == plan.tool_rounds:  # the final continuation: code written now is recorded, not run
+        if rnd == task.tool_rounds:  # the final continuation: code written now is recorded, not run
             for t in waiting:
                 t.rounds.append({"code": t.code, "output": None, "output_truncated": False,
                                  "error": "round limit reached", "status": NOT_RUN, "value": None,
@@ -206,34 +211,26 @@ def _context_check(backend) -> Callable[[str], bool]:
     return lambda text: len(tok(text, add_special_tokens=False)["input_ids"]) < limit - 1
 
 
-def tool_extract(completion: Completion, plan) -> dict[str, Any]:
-    """The boxed answer (accuracy) and the last executed block's output (program accuracy)."""
-    found = grading.extract_answer(completion.text, style=plan.style.extractor, **plan.task.extract)
-    ext: dict[str, Any] = found.to_dict() if found else _empty("no_answer")
+def program_output_answer(completion: Completion) -> ProgramAnswer:
+    """What the last executed block of a tool-integrated completion printed (no code is run here)."""
     executed = [r for r in completion.rounds or [] if r["status"] != NOT_RUN]
-    program, status = None, "no_code"
-    if executed:
-        status = executed[-1]["status"]
-        if status == "ok":
-            out = grading.extract_answer(completion.text, style="program_output")
-            program, status = (out.answer, "ok") if out else (None, "no_output")
-    ext.update(program_answer=program, program_status=status, n_executed=len(executed))
-    return ext
-
-
-def _empty(status: str) -> dict[str, Any]:
-    return {"answer": None, "answers": [], "method": None, "span": None, "status": status}
+    if not executed:
+        return ProgramAnswer(None, "no_code", 0)
+    last = executed[-1]
+    if last["status"] != "ok":
+        return ProgramAnswer(None, last["status"], len(executed), last.get("error"))
+    out = grading.extract_answer(completion.text, style="program_output")
+    return ProgramAnswer(out.answer if out else None, "ok" if out else "no_output", len(executed))
 
 
 # ---------------------------------------------------------------- program-aided mode
 
 
-def pot_generate(backend, prompts: Sequence[str], params: Sequence[GenParams], on_done, plan) -> None:
+def pot_generate(backend, prompts: Sequence[str], params: Sequence[GenParams], on_done, task,
+                 seeds: Sequence[int] | None = None) -> None:
     """Ordinary batched generation; each program runs in the sandbox as soon as its completion arrives
     (in parallel with generation) and is stored as the completion's single round, so rescoring never
     re-executes model code."""
-    from matheval.modes import batched_generate  # modes imports this module to register the modes
-
     pending: list[tuple[int, list[Completion], list[Future]]] = []
 
     def deliver(block: bool) -> None:
@@ -248,11 +245,11 @@ def pot_generate(backend, prompts: Sequence[str], params: Sequence[GenParams], o
     with ThreadPoolExecutor(max_workers=EXEC_WORKERS) as pool:
 
         def arrived(j: int, comps: list[Completion]) -> None:
-            futures = [pool.submit(run_program, c.text, plan.style.result_expr) for c in comps]
+            futures = [pool.submit(run_program, c.text, task.result_expr) for c in comps]
             pending.append((j, comps, futures))
             deliver(block=False)
 
-        batched_generate(backend, prompts, params, arrived, plan)
+        generate_grouped(backend, prompts, params, arrived, seeds)
         deliver(block=True)
 
 
@@ -273,17 +270,18 @@ def program_text(text: str) -> str | None:
     return code if code.strip() else None
 
 
-def pot_extract(completion: Completion, plan) -> dict[str, Any]:
-    rec = completion.rounds[-1] if completion.rounds else run_program(completion.text, plan.style.result_expr)
-    answer = value_answer(rec.get("value")) if rec["status"] == "ok" else None
-    if answer is not None:
-        status = "ok"
-    else:
-        status = "no_value" if rec["status"] == "ok" else rec["status"]
-    return {
-        "answer": answer, "answers": [answer] if answer is not None else [], "method": "program",
-        "span": None, "status": status, "exec_status": rec["status"], "error": rec["error"],
-    }
+def pot_answer(completion: Completion) -> tuple[Extraction | None, ProgramAnswer]:
+    """A PoT completion's answer is the value its program returned, read from the recorded round."""
+    if not completion.rounds:
+        return None, ProgramAnswer(None, "not_executed", 0, "no recorded execution")
+    rec = completion.rounds[-1]
+    executed = int(rec["status"] != "no_code")
+    if rec["status"] != "ok":
+        return None, ProgramAnswer(None, rec["status"], executed, rec.get("error"))
+    answer = value_answer(rec.get("value"))
+    if answer is None:
+        return None, ProgramAnswer(None, "no_value", executed)
+    return Extraction(answer, (answer,), "program", (0, 0)), ProgramAnswer(answer, "ok", executed)
 
 
 def value_answer(value: str | None) -> str | None:

@@ -109,8 +109,8 @@ def test_tora_code_34b_needs_the_percent_rule(rescored):
     gained = {r.id for r, s in zip(compat.results, strict.results, strict=True) if r.scores["top1"] > s.scores["top1"]}
     assert gained == {"191", "806"}
     by_id = {r.id: r for r in compat.results}
-    assert (by_id["191"].extractions[0]["answer"], by_id["191"].gold) == ("0.05", "5")
-    assert (by_id["806"].extractions[0]["answer"], by_id["806"].gold) == ("0.7", "70")
+    assert (by_id["191"].extractions[0].answer, by_id["191"].gold) == ("0.05", "5")
+    assert (by_id["806"].extractions[0].answer, by_id["806"].gold) == ("0.7", "70")
     # ToRA-70B is unaffected by the rule.
     assert _correct(rescored("tora-70b", True)[0]) == 1112
 

@@ -10,7 +10,7 @@ import pytest
 
 import matheval.run as run_mod
 from matheval.backends.replay import ReplayBackend
-from matheval.config import RunConfig
+from matheval.config import RunRequest
 from matheval.record import read_results
 
 
@@ -20,11 +20,11 @@ def scripted(prompt: str, params) -> str:
     return "Let me think. The answer is 42." if len(question) % 2 else "So the total is 18. The answer is 18."
 
 
-def _cfg(tmp_path, data_dir, **kw) -> RunConfig:
+def _cfg(tmp_path, data_dir, **kw) -> RunRequest:
     base = dict(model="scripted", tasks=("gsm8k",), limit=6, backend="replay", data_dir=str(data_dir),
                 output_dir=str(tmp_path / "results"), run_id="t1")
     base.update(kw)
-    return RunConfig(**base)
+    return RunRequest(**base)
 
 
 @pytest.fixture
@@ -35,16 +35,16 @@ def replay(monkeypatch):
 
 
 def test_run_writes_graded_samples_summary_and_leaderboard(tmp_path, data_dir, replay):
-    path = run_mod.evaluate(_cfg(tmp_path, data_dir))
+    path = run_mod.run(_cfg(tmp_path, data_dir))
     results = read_results(str(path / "samples.jsonl"))
     assert len(results) == 6
     golds = [r.gold for r in results]
     assert golds[0] == "18"  # Janet's ducks
     for r in results:
         assert r.prompt.startswith("Q: There are 15 trees") and r.prompt.endswith("\nA:")
-        assert len(r.verdicts) == 1 and r.verdicts[0]["status"] in {"correct", "incorrect"}
-        assert r.verdicts[0]["rule"]
-        expected = r.extractions[0]["answer"] == r.gold
+        assert len(r.verdicts) == 1 and r.verdicts[0].status in {"correct", "incorrect"}
+        assert r.verdicts[0].rule
+        expected = r.extractions[0].answer == r.gold
         assert r.scores["top1"] == float(expected)
     summary = json.loads((path / "summary.json").read_text())
     t = summary["tasks"]["gsm8k"]
@@ -75,7 +75,7 @@ def test_resume_generates_only_missing_samples(tmp_path, data_dir, monkeypatch):
     monkeypatch.setattr(run_mod, "make_backend", lambda *a, **k: backend)
     cfg = _cfg(tmp_path, data_dir)
     with pytest.raises(Crash):
-        run_mod.evaluate(cfg)
+        run_mod.run(cfg)
     path = tmp_path / "results" / "t1"
     assert len(read_results(str(path / "samples.jsonl"))) == 3  # written as they completed
     # Simulate a torn last line from a hard kill.
@@ -84,9 +84,7 @@ def test_resume_generates_only_missing_samples(tmp_path, data_dir, monkeypatch):
     seen: list[str] = []
     backend2 = ReplayBackend(lambda p, prm: seen.append(p) or "The answer is 18.")
     monkeypatch.setattr(run_mod, "make_backend", lambda *a, **k: backend2)
-    from dataclasses import replace
-
-    run_mod.evaluate(replace(cfg, resume=str(path)))
+    run_mod.resume(str(path), RunRequest())
     results = read_results(str(path / "samples.jsonl"))
     assert sorted(int(r.id) for r in results) == list(range(6))
     assert len(seen) == 3  # only the three missing problems were generated again
@@ -96,9 +94,9 @@ def test_resume_generates_only_missing_samples(tmp_path, data_dir, monkeypatch):
 def test_existing_run_dir_is_not_overwritten(tmp_path, data_dir, replay):
     from matheval.errors import UsageError
 
-    run_mod.evaluate(_cfg(tmp_path, data_dir))
+    run_mod.run(_cfg(tmp_path, data_dir))
     with pytest.raises(UsageError, match="--resume"):
-        run_mod.evaluate(_cfg(tmp_path, data_dir))
+        run_mod.run(_cfg(tmp_path, data_dir))
 
 
 def test_sampling_records_greedy_first_and_maj_pass(tmp_path, data_dir, monkeypatch):
@@ -109,7 +107,7 @@ def test_sampling_records_greedy_first_and_maj_pass(tmp_path, data_dir, monkeypa
 
     backend = ReplayBackend(sampler)
     monkeypatch.setattr(run_mod, "make_backend", lambda *a, **k: backend)
-    path = run_mod.evaluate(_cfg(tmp_path, data_dir, limit=2, n=4))
+    path = run_mod.run(_cfg(tmp_path, data_dir, limit=2, n=4))
     r = read_results(str(path / "samples.jsonl"))[0]
     assert [c.greedy for c in r.completions] == [True, False, False, False, False]
     assert r.gold == "18" and r.scores["top1"] == 1.0

@@ -12,10 +12,12 @@ import matheval.run as run_mod
 from matheval import tools
 from matheval.backends import GenParams
 from matheval.backends.replay import ReplayBackend
-from matheval.config import RunConfig
+from matheval.config import RunRequest
 from matheval.errors import UsageError
+from matheval.modes import tool_extract
 from matheval.prompts import load_solutions
 from matheval.record import Completion, read_results
+from matheval.resolve import GradingSpec
 
 GREEDY = GenParams(n=1, temperature=0.0, max_tokens=400)
 FENCE = "```"
@@ -27,8 +29,11 @@ def code(src: str) -> str:
 
 
 def plan(rounds: int = 2, stop: tuple[str, ...] = (), result_expr: str | None = None):
-    style = SimpleNamespace(stop=stop, extractor="boxed", result_expr=result_expr)
-    return SimpleNamespace(style=style, task=SimpleNamespace(extract={}), tool_rounds=rounds)
+    """The few TaskConfig fields the tool and PoT generators read."""
+    return SimpleNamespace(stop=stop, tool_rounds=rounds, result_expr=result_expr)
+
+
+SPEC = GradingSpec(mode="tool", extractor="boxed")
 
 
 def run_tool(script, params=(GREEDY,), prompts=None, **plan_kw):
@@ -200,29 +205,29 @@ def test_prompt_that_no_longer_fits_the_context_ends_as_length():
 # ---------------------------------------------------------------- tool mode: extraction + grading
 
 
-def tool_ext(text: str, rounds: list[dict]) -> dict:
-    return tools.tool_extract(Completion(text, 10, "stop", rounds=rounds), plan())
+def tool_ext(text: str, rounds: list[dict]):
+    return tool_extract(Completion(text, 10, "stop", rounds=rounds), SPEC)
 
 
 def test_extraction_carries_boxed_and_program_answers():
     got, _, _ = run_tool(by_round(code("print(17)"), "The program says 17 but I think \\boxed{18}."))
-    ext = tools.tool_extract(got[0][0], plan())
-    assert ext["answer"] == "18" and ext["program_answer"] == "17"
-    assert ext["program_status"] == "ok" and ext["n_executed"] == 1
+    ext, prog = tool_extract(got[0][0], SPEC)
+    assert ext.answer == "18" and prog.answer == "17"
+    assert prog.status == "ok" and prog.n_executed == 1
 
 
 def test_program_answer_is_none_when_the_last_block_failed_or_none_ran():
     ok = {"code": "print(3)", "output": "3", "status": "ok", "error": None}
     bad = {"code": "1/0", "output": "", "status": "error", "error": "ZeroDivisionError: division by zero"}
     text = f"{FENCE}output\n3\n{FENCE}\n{FENCE}output\nZeroDivisionError: division by zero\n{FENCE}\n"
-    ext = tool_ext(text + "\\boxed{3}", [ok, bad])
-    assert ext["program_answer"] is None and ext["program_status"] == "error" and ext["answer"] == "3"
-    ext = tool_ext("no code at all", [])
-    assert ext["answer"] is None and ext["program_answer"] is None and ext["program_status"] == "no_code"
+    ext, prog = tool_ext(text + "\\boxed{3}", [ok, bad])
+    assert prog.answer is None and prog.status == "error" and ext.answer == "3"
+    ext, prog = tool_ext("no code at all", [])
+    assert ext is None and prog.answer is None and prog.status == "no_code"
     skipped = {**ok, "status": tools.NOT_RUN, "output": None}
     text = f"{FENCE}output\n3\n{FENCE}\nthen\n{FENCE}python\nprint(4)\n{FENCE}\n{FENCE}output"
-    ext = tool_ext(text, [ok, skipped])
-    assert ext["program_answer"] == "3" and ext["n_executed"] == 1
+    ext, prog = tool_ext(text, [ok, skipped])
+    assert prog.answer == "3" and prog.n_executed == 1
 
 
 @pytest.fixture
@@ -232,12 +237,12 @@ def tool_run(tmp_path, data_dir, chat_tokenizer, monkeypatch):
         monkeypatch.setattr(run_mod, "make_backend", lambda *a, **k: backend)
         kw = dict(model="scripted", tasks=("gsm8k",), limit=2, backend="replay", data_dir=str(data_dir),
                   output_dir=str(tmp_path / "results"), run_id="tool", prompt_style="tool")
-        return run_mod.evaluate(RunConfig(**{**kw, **cfg_kw}))
+        return run_mod.run(RunRequest(**{**kw, **cfg_kw}))
 
     return start
 
 
-def test_run_grades_boxed_and_program_answers_separately(tool_run):
+def test_run_grades_boxed_and_program_answers_separately(tool_run, monkeypatch):
     # Problem 0 (gold 18): program right, boxed wrong. Problem 1 (gold 3): program wrong, boxed right.
     def script(prompt, params):
         first = "Janet" in prompt
@@ -248,30 +253,35 @@ def test_run_grades_boxed_and_program_answers_separately(tool_run):
     path = tool_run(script)
     results = {r.id: r for r in read_results(str(path / "samples.jsonl"))}
     r0, r1 = results["0"], results["1"]
-    assert r0.extractions[0]["program_answer"] == "18" and r0.extractions[0]["answer"] == "9"
+    assert r0.programs[0].answer == "18" and r0.extractions[0].answer == "9"
     assert r0.scores == {"top1": 0.0, "program_top1": 1.0}
-    assert r0.verdicts[0]["status"] == "incorrect"
-    assert r0.extractions[0]["program_verdict"]["status"] == "correct"
-    assert r1.extractions[0]["program_answer"] == "1.0" and r1.extractions[0]["answer"] == "3"
+    assert r0.verdicts[0].status == "incorrect"
+    assert r0.programs[0].verdict.status == "correct"
+    assert r1.programs[0].answer == "1.0" and r1.extractions[0].answer == "3"
     assert r1.scores == {"top1": 1.0, "program_top1": 0.0}
-    assert r1.extractions[0]["program_verdict"]["status"] == "incorrect"
+    assert r1.programs[0].verdict.status == "incorrect"
     assert r1.completions[0].rounds[0]["code"] == "print(2 / 2)"
     assert r1.prompt.endswith("<|im_start|>assistant\n")
     assert "Please integrate natural language reasoning with programs" in r1.prompt
     summary = json.loads((path / "summary.json").read_text())
     assert set(summary["tasks"]["gsm8k"]["metrics"]) == {"top1", "program_top1"}
-    execution = json.loads((path / "config.json").read_text())["tasks"]["gsm8k"]["execution"]
+    execution = summary["tasks"]["gsm8k"]["execution"]
     assert execution["rounds"] == 2 and execution["timeout_s"] == tools.EXEC_TIMEOUT
+    assert json.loads((path / "config.json").read_text())["tasks"]["gsm8k"]["tool_rounds"] == 2
     board = (path.parent / "leaderboard.csv").read_text()
     assert ",program_top1," in board and ",top1," in board
     # Rescoring saved samples re-derives both answers from the recorded text and rounds, no sandbox.
-    from matheval.rescore import make_plan, regrade
-    from matheval.tasks import load_task
+    import matheval.sandbox as sandbox
+    from matheval.rescore import regrade
+    from matheval.resolve import load_run_config
 
-    task = load_task("gsm8k")
+    def no_sandbox(*a, **k):
+        raise AssertionError("extraction must not run model code")
+
+    monkeypatch.setattr(sandbox, "run_code", no_sandbox)
     saved = read_results(str(path / "samples.jsonl"))
-    tool_plan = make_plan(task, "tool", task.style("tool"), dict(task.grader))
-    again = regrade(read_results(str(path / "samples.jsonl")), tool_plan)
+    tc = load_run_config(path).task("gsm8k")
+    again = regrade(read_results(str(path / "samples.jsonl")), tc)
     assert [r.scores for r in again] == [r.scores for r in saved]
 
 
@@ -279,6 +289,7 @@ def test_run_grades_boxed_and_program_answers_separately(tool_run):
 
 
 def run_pot(texts: list[str], result_expr: str = "solution()") -> list[dict]:
+    """PoT completions generated (programs run in the sandbox), then their answers as flat dicts."""
     comps_by_prompt = {f"P{i}": t for i, t in enumerate(texts)}
     backend = ReplayBackend(lambda p, prm: comps_by_prompt[p])
     got: dict[int, list[Completion]] = {}
@@ -286,7 +297,13 @@ def run_pot(texts: list[str], result_expr: str = "solution()") -> list[dict]:
     prompts = list(comps_by_prompt)
     tools.pot_generate(backend, prompts, [GREEDY] * len(texts), lambda j, c: got.setdefault(j, c), p)
     assert sorted(got) == list(range(len(texts)))
-    return [tools.pot_extract(got[i][0], p) for i in range(len(texts))]
+    return [_pot_dict(got[i][0]) for i in range(len(texts))]
+
+
+def _pot_dict(c: Completion) -> dict:
+    ext, prog = tools.pot_answer(c)
+    return {"answer": ext.answer if ext else None, "method": ext.method if ext else None,
+            "status": prog.status, "error": prog.error, "exec_status": c.rounds[-1]["status"] if c.rounds else None}
 
 
 def test_pot_value_error_nothing():
@@ -311,12 +328,15 @@ def test_pot_timeout(monkeypatch):
     assert ext["answer"] is None and ext["status"] == "timeout" and "1 s" in ext["error"]
 
 
-def test_pot_math_style_answer_variable_and_rescore_without_rounds():
+def test_pot_math_style_answer_variable_and_extraction_never_executes(monkeypatch):
     (ext,) = run_pot(["import sympy as sp\nanswer = sp.Rational(2, 3) - 1\n"], result_expr="answer")
     assert ext["answer"] == "-1/3"
-    # Records saved without rounds (an older run) are executed at extraction time instead.
-    again = tools.pot_extract(Completion("answer = [1, 2]\n", 5, "stop"), plan(result_expr="answer"))
-    assert again["answer"] == "[1, 2]" and again["exec_status"] == "ok"
+    # A record saved without its execution is reported as such: extraction never runs model code.
+    import matheval.sandbox as sandbox
+
+    monkeypatch.setattr(sandbox, "run_code", lambda *a, **k: pytest.fail("extraction ran the sandbox"))
+    ext, prog = tools.pot_answer(Completion("answer = [1, 2]\n", 5, "stop"))
+    assert ext is None and prog.status == "not_executed"
 
 
 @pytest.mark.parametrize(

