@@ -320,8 +320,8 @@ def resolve_backend(req: RunRequest, profile: Profile | None = None) -> BackendC
                   ray_address=req.ray_address, base_urls=tuple(req.base_urls),
                   served_model_name=req.served_model_name, tokenizer=req.tokenizer)
     if name == "replay":
-        return BackendConfig(model_path=model, model_sha=f"replay:{model}", dtype="n/a", max_model_len=None,
-                             **common)
+        return BackendConfig(model_path=model, model_sha=f"replay:{model}", dtype="n/a",
+                             max_model_len=req.max_model_len, **common)
     from matheval.models import model_fingerprint, resolve_model
 
     if name == "openai":
@@ -387,7 +387,7 @@ def _resolve_task(req: RunRequest, task: Task, profile: Profile | None, backend:
                         "not greedy")
     else:
         greedy = params(1, 0.0, 1.0)
-    grading = GradingSpec.for_task(task, style, {**(p.grader if p else {}), **req.grader})
+    grading = GradingSpec.for_task(task, style, grader_overrides(p, req))
     rounds = _first(req.tool_rounds, p and p.tool_rounds, DEFAULT_TOOL_ROUNDS) if style.mode == "tool" else None
     return TaskConfig(
         name=task.name, version=task.version, style=style_name, template=style.template, form=style.form,
@@ -396,6 +396,16 @@ def _resolve_task(req: RunRequest, task: Task, profile: Profile | None, backend:
         data_sha256=task.data.sha256, prompt_sha256=prompt_fingerprint(style, tokenizer),
         unscorable=dict(task.lint.gold_issues),
     )
+
+
+def grader_overrides(profile: Profile | None, req: RunRequest) -> dict[str, Any]:
+    """Grader options over a task's own: the profile's, then the command line's."""
+    return {**(profile.grader if profile else {}), **req.grader}
+
+
+def check_grading(task: Task, profile: Profile | None, req: RunRequest) -> None:
+    """A typo in a task's, a profile's or the command line's grader options fails before any load."""
+    GradingSpec.for_task(task, next(iter(task.prompts.values())), grader_overrides(profile, req))
 
 
 def prompt_fingerprint(style: PromptStyle, tokenizer: Any) -> str:

@@ -29,7 +29,15 @@ from matheval.modes import MODES
 from matheval.prompts import Renderer
 from matheval.record import Completion, Result, Sample
 from matheval.report import aggregate, report
-from matheval.resolve import GradingSpec, RunConfig, TaskConfig, load_run_config, resolve, resolve_backend
+from matheval.resolve import (
+    GradingSpec,
+    RunConfig,
+    TaskConfig,
+    check_grading,
+    load_run_config,
+    resolve,
+    resolve_backend,
+)
 from matheval.rundir import RunDir
 from matheval.tasks import load_task
 
@@ -59,8 +67,8 @@ def prepare(request: RunRequest) -> tuple[RunConfig, Backend]:
     check_request(request)
     profile = load_profile(request.profile) if request.profile else None
     names = request.tasks or (profile.tasks if profile else ())
-    for name in names:  # unknown tasks, then missing data, before anything heavy
-        load_task(name)
+    for name in names:  # unknown tasks, bad grader options, then missing data, before anything heavy
+        check_grading(load_task(name), profile, request)
     for name in names:
         precheck_data(load_task(name), Path(request.data_dir or ""))
     backend_cfg = resolve_backend(request, profile)

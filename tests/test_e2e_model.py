@@ -108,3 +108,22 @@ def test_check_flags_a_real_regression(two_runs, tmp_path):
     proc = _matheval("check", "--baseline", str(base), str(worse))
     assert proc.returncode == 1
     assert "REGRESSION gsm8k top1" in proc.stdout
+
+
+def test_profile_with_n_samples_at_the_sampling_temperature(tmp_path, data_dir, model_path):
+    """Regression: a greedy profile plus --n drew its samples at temperature 0.0 (all copies of top1)."""
+    proc = _matheval("--model", "smollm2-135m-instruct", "--profile", "deepseekmath-instruct", "--tasks", "gsm8k",
+                     "--n", "4", "--limit", "2", "--max-tokens", "48", "--output-dir", str(tmp_path),
+                     "--run-id", "sc", "--data-dir", str(data_dir))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cfg = json.loads((tmp_path / "sc" / "config.json").read_text())["tasks"]["gsm8k"]
+    assert cfg["sampled"]["temperature"] == 0.7 and cfg["sampled"]["n"] == 4
+    assert cfg["greedy"]["temperature"] == 0.0
+    for r in read_results(str(tmp_path / "sc" / "samples.jsonl")):
+        samples = [c.text for c in r.completions if not c.greedy]
+        assert len(samples) == 4 and len(set(samples)) > 1, samples  # real samples, not four greedy copies
+        assert {"top1", "maj@4", "pass@4"} <= set(r.scores)
+    # The console shows progress, the table and the result path, not the engine's logs.
+    assert "results:" in proc.stdout and "| gsm8k | raw | maj@4 |" in proc.stdout
+    assert "Attempted to load weight" not in proc.stdout + proc.stderr
+    assert len(proc.stdout.splitlines()) < 20, proc.stdout

@@ -108,7 +108,7 @@ def test_sampling_records_greedy_first_and_maj_pass(tmp_path, data_dir, monkeypa
     backend = ReplayBackend(sampler)
     monkeypatch.setattr(run_mod, "make_backend", lambda *a, **k: backend)
     path = run_mod.run(_cfg(tmp_path, data_dir, limit=2, n=4))
-    r = read_results(str(path / "samples.jsonl"))[0]
+    r = next(r for r in read_results(str(path / "samples.jsonl")) if r.id == "0")
     assert [c.greedy for c in r.completions] == [True, False, False, False, False]
     assert r.gold == "18" and r.scores["top1"] == 1.0
     # 18 and 18.0 vote together (2 votes) against 7; "no idea" abstains.

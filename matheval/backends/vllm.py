@@ -101,18 +101,38 @@ def validate_engine_args(args: dict[str, Any]) -> dict[str, Any]:
     for key, value in args.items():
         if key not in fields:
             raise UsageError(f"--engine-args: vLLM has no engine argument '{key}'{did_you_mean(key, list(fields))}")
-        default = fields[key].default
-        if isinstance(default, bool):
-            ok, kind = isinstance(value, bool), "true/false"
-        elif isinstance(default, int):
-            ok, kind = isinstance(value, int) and not isinstance(value, bool), "an integer"
-        elif isinstance(default, float):
-            ok, kind = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
-        else:
-            ok, kind = True, ""
-        if not ok:
-            raise UsageError(f"--engine-args {key}={value!r}: expected {kind}")
+        if not _accepts(fields[key].type, value):
+            raise UsageError(f"--engine-args {key}={value!r}: vLLM expects {_type_name(fields[key].type)}")
     return dict(args)
+
+
+def _accepts(tp: Any, value: Any) -> bool:
+    """Whether `value` (from JSON) fits an EngineArgs annotation; unknown shapes are left to vLLM."""
+    import types
+    import typing
+
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return any(_accepts(t, value) for t in typing.get_args(tp))
+    if origin is typing.Literal:
+        return value in typing.get_args(tp)
+    if tp is type(None):
+        return value is None
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is str:
+        return isinstance(value, str)
+    if origin in (dict, list, tuple):
+        return isinstance(value, origin)
+    return True
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
 def engine_version() -> str:

@@ -19,8 +19,6 @@ from .records import STATUSES, Extraction, GraderOptions, Verdict
 from .worker import shutdown as shutdown_workers
 from .worker import warm_up
 
-GRADER_VERSION = "1"  # bumped whenever verdict semantics change (part of a run's fingerprint)
-
 parse_gold = check_gold  # the name the brief suggested; check_gold says what it returns
 
 __all__ = [

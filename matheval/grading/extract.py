@@ -44,7 +44,7 @@ _BOX_GAP_RE = re.compile(r"^[\s$,;.]*(?:\\text\{\s*(?:and|or)\s*\}|and|or|&|\\qu
 _CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 
 
-def extract_answer(text: str, style: str = "auto", *, truncated: bool = False, **kwargs: str) -> Extraction | None:
+def extract_answer(text: str, style: str = "auto", **kwargs: str) -> Extraction | None:
     """The answer span of `text` and how it was found; None when the style finds nothing."""
     if style not in STYLES:
         raise ValueError(f"unknown extraction style {style!r}; known: {', '.join(STYLES)}")
