@@ -26,44 +26,70 @@ def _rescore(argv: list[str], parser_cls) -> int:
 
 
 def _compare(argv: list[str], parser_cls) -> int:
-    from matheval import compare
+    from matheval import compare, scores
 
     ap = parser_cls(prog="matheval compare", description="Per task and metric: B - A with a paired CI.")
     ap.add_argument("run_a")
     ap.add_argument("run_b")
     ap.add_argument("--alpha", type=float, default=0.05)
     args = ap.parse_args(argv)
-    table = compare.compare_tables(compare.load_scores(args.run_a), compare.load_scores(args.run_b), alpha=args.alpha)
+    table = compare.compare_tables(scores.load(args.run_a), scores.load(args.run_b), alpha=args.alpha)
     print(compare.format_compare(table))
     return 0
 
 
 def _check(argv: list[str], parser_cls) -> int:
-    """Exit 1 when the run is significantly worse than the baseline on any task × metric."""
+    """Exit 0 pass, 1 a significant drop or something missing, 2 bad input or incomparable runs."""
+    import sys
     from pathlib import Path
 
-    from matheval import compare
+    from matheval import scores
+    from matheval.check import run_check
+    from matheval.check_report import RENDERERS
+    from matheval.ci_policy import load_policy
 
-    ap = parser_cls(prog="matheval check", description="Statistical regression check against a baseline.")
-    ap.add_argument("--baseline", required=True, help="baseline scores (.jsonl) or a run dir")
+    ap = parser_cls(prog="matheval check", description="Statistical regression check against a baseline. "
+                    "Exit codes: 0 pass, 1 regression or missing problems, 2 usage error or incomparable baseline.")
+    ap.add_argument("--baseline", required=True, help="baseline (.jsonl written by --update) or a run dir")
     ap.add_argument("run", nargs="?", help="run dir (default: the newest run in --output-dir)")
     ap.add_argument("--output-dir", default="results")
-    ap.add_argument("--alpha", type=float, default=0.05, help="family-wise false-alarm rate (default 0.05)")
+    ap.add_argument("--tasks", help="check only these tasks (comma list); baseline tasks outside are not required")
+    ap.add_argument("--policy", help="YAML: alpha, gated metrics, per-task min_drop and critical (see docs/ci.md)")
+    ap.add_argument("--alpha", type=float, help="family-wise false-alarm rate (default 0.05, or the policy's)")
+    ap.add_argument("--format", default="text", choices=sorted(RENDERERS), help="report format (default text)")
+    ap.add_argument("--allow-mismatch", action="store_true",
+                    help="compare even when protocol fingerprints differ (a deliberate change)")
     ap.add_argument("--update", action="store_true", help="write the run's per-problem scores as the new baseline")
     args = ap.parse_args(argv)
-    run = args.run or _newest_run(Path(args.output_dir))
-    run_scores = compare.load_scores(run)
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
+    run = scores.load(args.run or _newest_run(Path(args.output_dir)))
     if args.update:
-        compare.write_scores(run_scores, args.baseline)
-        n = run_scores[["task", "id"]].drop_duplicates().shape[0]
-        print(f"baseline {args.baseline} written from {run} ({n} problems)")
-        return 0
+        if tasks and (unknown := sorted(set(tasks) - set(run.tasks))):
+            raise UsageError(f"--tasks {', '.join(unknown)}: not in the run (it has {', '.join(run.tasks)})")
+        return _update(run.only(tasks) if tasks else run, Path(args.baseline), partial=bool(tasks))
+    policy = load_policy(args.policy)
     if not Path(args.baseline).exists():
         raise UsageError(f"baseline {args.baseline} not found (create it with --update)")
-    base_scores = compare.load_scores(args.baseline)
-    regressions = compare.check_regressions(base_scores, run_scores, alpha=args.alpha)
-    print(compare.format_regressions(regressions, compare.coverage(base_scores, run_scores)))
-    return 1 if regressions else 0
+    result = run_check(scores.load(args.baseline), run, policy=policy, tasks=tasks, alpha=args.alpha,
+                       allow_mismatch=args.allow_mismatch)
+    sys.stdout.write(RENDERERS[args.format](result).rstrip("\n") + "\n")
+    if result.refused:
+        raise UsageError(result.refusal())
+    return result.exit_code
+
+
+def _update(run, baseline, *, partial: bool) -> int:
+    import sys
+
+    from matheval import scores
+
+    keep = scores.load(baseline) if partial and baseline.exists() else None
+    n = scores.write_baseline(run, baseline, keep=keep)
+    print(f"baseline {baseline} written from {run.source} ({n} problems)")
+    if unrecorded := [t for t in run.tasks if t not in run.fingerprints]:
+        print(f"warning: the run records no fingerprint for {', '.join(unrecorded)}: `check` will refuse "
+              "this baseline unless --allow-mismatch", file=sys.stderr)
+    return 0
 
 
 def _newest_run(out) -> str:

@@ -153,6 +153,18 @@ def tabmwp(rec: Record) -> Record:
     return rec
 
 
+def imo_answerbench(rec: Record) -> Record:
+    # IMO-AnswerBench v2, row imo-bench-algebra-036: the upstream CSV lacks the closing quote of the
+    # Problem field, so the short answer is read into the problem text (after "\n,") and the other
+    # columns shift left (answer "Algebra", category "Functional Equation", source empty). The row
+    # is rebuilt; left as is, the prompt would show the answer and the gold would be "Algebra".
+    if rec.get("source") is None and "\n," in rec["problem"]:
+        problem, answer = rec["problem"].rsplit("\n,", 1)
+        rec["source"], rec["subcategory"], rec["category"] = rec["subcategory"], rec["category"], rec["answer"]
+        rec["problem"], rec["answer"] = problem.rstrip(), answer.strip().strip('"').strip()
+    return rec
+
+
 HOOKS: dict[str, Callable[[Record], Record]] = {
     "gsm8k": gsm8k,
     "math_boxed": math_boxed,
@@ -167,6 +179,7 @@ HOOKS: dict[str, Callable[[Record], Record]] = {
     "olympiadbench": olympiadbench,
     "body_question": body_question,
     "tabmwp": tabmwp,
+    "imo_answerbench": imo_answerbench,
 }
 
 

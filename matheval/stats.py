@@ -15,6 +15,8 @@ import numpy as np
 
 # Resample indices are drawn in blocks so memory stays ~ block * n_problems * n_metrics floats.
 _CELLS_PER_BLOCK = 4_000_000
+# Up to this many non-zero paired differences the sign-flip test enumerates all 2^m signs.
+_EXACT_FLIPS = 16
 
 
 # NamedTuples rather than dataclasses so callers can unpack `mean, lo, hi = bootstrap_ci(...)`.
@@ -147,6 +149,29 @@ def mcnemar(
     return Diff(diff, diff - lower, diff + upper, p_value, "mcnemar")
 
 
+def sign_flip_p(differences: Sequence[float] | np.ndarray, *, n_perm: int = 10_000, seed: int = 0) -> float:
+    """One-sided paired randomisation test of "b is worse than a" from the per-problem differences
+    d = b - a: P(mean(s * d) <= mean(d)) over random signs s = +-1 (the null "nothing changed"
+    makes every pair exchangeable, so each difference is as likely with either sign). Valid at any
+    number of problems, unlike a bootstrap tail at a Bonferroni level; on 0/1 values it is the
+    sign test behind McNemar. All-zero differences give p = 1."""
+    d = np.round(np.asarray(differences, dtype=np.float64), 12)  # float noise of summed binomials
+    d = d[d != 0]
+    if len(d) == 0:
+        return 1.0
+    observed = d.mean()
+    if len(d) <= _EXACT_FLIPS:  # every sign vector: exact, like McNemar's binomial
+        signs = 1.0 - 2.0 * ((np.arange(2 ** len(d))[:, None] >> np.arange(len(d))) & 1)
+        return float(np.mean((signs * d).mean(axis=1) <= observed + 1e-12))
+    rng = np.random.default_rng(seed)
+    block = max(1, _CELLS_PER_BLOCK // len(d))
+    hits = 0
+    for start in range(0, n_perm, block):
+        signs = rng.choice((-1.0, 1.0), size=(min(block, n_perm - start), len(d)))
+        hits += int(np.count_nonzero((signs * d).mean(axis=1) <= observed + 1e-12))
+    return (1 + hits) / (1 + n_perm)
+
+
 def mcnemar_one_sided(a_correct: Sequence[bool], b_correct: Sequence[bool]) -> float:
     """Exact one-sided p-value for "b is worse than a": P(X >= only_a) with X ~ Bin(disc, 1/2)."""
     a = np.asarray(a_correct, dtype=bool)
@@ -156,3 +181,42 @@ def mcnemar_one_sided(a_correct: Sequence[bool], b_correct: Sequence[bool]) -> f
     if discordant == 0:
         return 1.0
     return 1.0 - _binom_tail(discordant, only_a - 1) if only_a > 0 else 1.0
+
+
+class Paired(NamedTuple):
+    """`b - a` on paired problems: interval at (1 - alpha) and one-sided p-values both ways."""
+
+    diff: float
+    lo: float
+    hi: float
+    p_worse: float  # for "b is worse than a"
+    p_better: float  # for "b is better than a"
+    method: str  # "mcnemar" (0/1 values) or "sign-flip"
+
+    @property
+    def p_two_sided(self) -> float:
+        return min(1.0, 2 * min(self.p_worse, self.p_better))
+
+
+def is_binary(*columns: np.ndarray) -> bool:
+    return all(np.isin(c, (0.0, 1.0)).all() for c in columns)
+
+
+def paired_test(
+    a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, *, alpha: float = 0.05,
+    n_boot: int = 2000, n_perm: int = 10_000, seed: int = 0,
+) -> Paired:
+    """The one paired comparison `compare` and `check` share. 0/1 values (top1): McNemar's exact
+    test and Newcombe's interval. Others (maj@k, pass@k): the sign-flip test on the per-problem
+    differences and the percentile interval of their paired bootstrap."""
+    xa, xb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if xa.shape != xb.shape or xa.ndim != 1 or len(xa) == 0:
+        raise ValueError("paired_test needs two equal-length, non-empty sequences")
+    if is_binary(xa, xb):
+        ca, cb = xa.astype(bool), xb.astype(bool)
+        ci = mcnemar(ca, cb, alpha=alpha)
+        return Paired(ci.diff, ci.lo, ci.hi, mcnemar_one_sided(ca, cb), mcnemar_one_sided(cb, ca), "mcnemar")
+    d = xb - xa
+    ci = _bootstrap_diff(float(d.mean()), bootstrap_means(d, n_boot, seed), alpha)
+    return Paired(ci.diff, ci.lo, ci.hi, sign_flip_p(d, n_perm=n_perm, seed=seed),
+                  sign_flip_p(-d, n_perm=n_perm, seed=seed), "sign-flip")

@@ -8,18 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matheval.compare import (
-    check_regressions,
-    compare_tables,
-    coverage,
-    format_compare,
-    format_regressions,
-    load_scores,
-    summarize,
-    write_scores,
-)
+from matheval.check import REGRESSION, run_check
+from matheval.compare import compare_tables, format_compare, load_scores, summarize, write_scores
 from matheval.errors import UsageError
-from matheval.stats import bootstrap_ci, mcnemar, mcnemar_one_sided, paired_bootstrap_diff
+from matheval.scores import Scored
+from matheval.stats import (
+    bootstrap_ci,
+    mcnemar,
+    mcnemar_one_sided,
+    paired_bootstrap_diff,
+    paired_test,
+    sign_flip_p,
+)
 
 
 def test_bootstrap_ci_contains_the_mean_and_is_deterministic():
@@ -92,6 +92,12 @@ def _run(top1: np.ndarray, maj: np.ndarray) -> pd.DataFrame:
     return _frame({"gsm8k": {"top1": list(top1), "maj@8": list(maj)}})
 
 
+def check_regressions(base: pd.DataFrame, run: pd.DataFrame):
+    """The gate on bare score tables (fingerprints are tested in test_check.py)."""
+    result = run_check(Scored("base", base), Scored("run", run), allow_mismatch=True)
+    return result.regressions
+
+
 def test_check_passes_identical_runs_and_flags_a_real_drop():
     rng = np.random.default_rng(0)
     top1 = (rng.random(200) < 0.6).astype(float)
@@ -109,8 +115,7 @@ def test_check_passes_identical_runs_and_flags_a_real_drop():
     assert {(r.task, r.metric) for r in found} == {("gsm8k", "top1"), ("gsm8k", "maj@8")}
     top = next(r for r in found if r.metric == "top1")
     assert top.diff == pytest.approx(-40 / 200) and top.method == "mcnemar" and top.hi < 0
-    text = format_regressions(found)
-    assert "REGRESSION gsm8k top1" in text and "-20.0 pts" in text
+    assert top.verdict == REGRESSION and top.p_value == pytest.approx(0.5**40)
 
 
 def test_check_ignores_sampling_noise():
@@ -126,6 +131,31 @@ def test_check_ignores_sampling_noise():
         assert check_regressions(_run(top_a, a), _run(top_b, b)) == []
 
 
+def test_false_alarm_rate_on_small_suites_is_at_most_alpha():
+    # 40 problems, low accuracy, two independent draws of the same model: where a bootstrap
+    # tail at a Bonferroni level is anti-conservative, the sign-flip test keeps its level.
+    rng = np.random.default_rng(7)
+    p = np.clip(rng.beta(0.4, 2.0, 40), 0, 1)
+    alarms = 0
+    for _ in range(400):
+        a, b = rng.binomial(4, p) / 4, rng.binomial(4, p) / 4
+        alarms += sign_flip_p(b - a, n_perm=2000, seed=int(rng.integers(1 << 30))) < 0.05
+    assert alarms / 400 <= 0.05 + 2 * np.sqrt(0.05 * 0.95 / 400)
+
+
+def test_sign_flip_is_exact_for_few_differences_and_equals_mcnemar_on_bits():
+    a = np.array([1] * 10 + [0] * 5, float)
+    b = np.array([0] * 7 + [1] * 3 + [0] * 3 + [1] * 2, float)
+    # 7 lost, 2 gained: the sign test P(X >= 7), X ~ Bin(9, 1/2) = (36 + 9 + 1) / 512.
+    assert sign_flip_p(b - a) == pytest.approx(46 / 512)
+    assert sign_flip_p(b - a) == pytest.approx(mcnemar_one_sided(a.astype(bool), b.astype(bool)))
+    assert sign_flip_p(np.zeros(30)) == 1.0 and sign_flip_p(np.full(3, 1e-15)) == 1.0
+    d = np.r_[np.full(30, -0.25), np.full(10, 0.25)]  # 40 non-zero: random flips, fixed seed
+    assert sign_flip_p(d) == sign_flip_p(d) < 0.01
+    t = paired_test(np.zeros(40), -d)
+    assert t.method == "sign-flip" and t.p_better == sign_flip_p(d) and t.p_two_sided == 2 * t.p_better
+
+
 def test_compare_tables_reports_each_cell():
     rng = np.random.default_rng(5)
     a_top = (rng.random(100) < 0.5).astype(float)
@@ -136,20 +166,20 @@ def test_compare_tables_reports_each_cell():
     assert list(table["metric"]) == ["top1", "maj@4"]
     top = table.iloc[0]
     assert top["method"] == "mcnemar" and top["significant"] and top["lo"] > 0
-    assert table.iloc[1]["method"] == "paired-bootstrap" and table.iloc[1]["significant"]
+    assert table.iloc[1]["method"] == "sign-flip" and table.iloc[1]["significant"]
     assert len(format_compare(table).splitlines()) == 3
 
 
-def test_unpaired_problems_are_reported_and_excluded():
+def test_unpaired_problems_fail_the_check():
     base = _frame({"gsm8k": {"top1": [1, 1, 0, 1]}})
     run = base[base["id"] != "3"].copy()
     run.loc[len(run)] = ("gsm8k", "99", "top1", 0.0)
-    assert check_regressions(base, run) == []
-    cov = coverage(base, run)
-    assert cov.to_dict("records") == [{"task": "gsm8k", "paired": 3, "only_baseline": 1, "only_run": 1}]
-    assert "1 baseline problems missing" in format_regressions([], cov)
+    result = run_check(Scored("b", base), Scored("r", run), allow_mismatch=True)
+    assert result.regressions == [] and result.exit_code == 1
+    assert [g.describe() for g in result.gaps] == ["gsm8k: 1 of 4 baseline problems missing from the run (3)"]
+    assert result.new_problems == {"gsm8k": 1}
     with pytest.raises(UsageError):
-        check_regressions(base, _frame({"math": {"top1": [1.0]}}))
+        run_check(Scored("b", base), Scored("r", _frame({"math": {"top1": [1.0]}})), allow_mismatch=True)
 
 
 def test_load_write_scores_round_trip(tmp_path):

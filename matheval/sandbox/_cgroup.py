@@ -82,6 +82,14 @@ class Cgroup:
             except OSError:
                 pass
 
+    def pids(self) -> set[int]:
+        """Processes still in the cgroup (every directory holds the same ones)."""
+        try:
+            with open(os.path.join(self.dirs[0], "cgroup.procs")) as f:
+                return {int(x) for x in f.read().split()}
+        except (OSError, IndexError, ValueError):
+            return set()
+
     def oom_killed(self) -> bool:
         if self.memory_dir is None:
             return False

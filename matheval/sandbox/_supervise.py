@@ -1,5 +1,5 @@
 """Harness-side process supervision for the sandbox: read the child's pipes under a cap and a
-deadline, kill every process of a run, remove its directory."""
+deadline, kill every process of a run and wait until all are gone, remove its directory."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import shutil
 import signal
 import subprocess
 import time
+import warnings
 
+from matheval.sandbox._cgroup import Cgroup
 from matheval.sandbox._isolate import descendants
 
 
@@ -30,53 +32,100 @@ def remove_tree(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _session_members(sid: int) -> list[int]:
-    """Processes whose session id is `sid` (field 6 of /proc/PID/stat)."""
-    found = []
+STUCK_AFTER = 30.0  # seconds of killing before the harness stops waiting on a supervisor (a kernel hang)
+
+
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (state first), or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _scan(run_id: str, sid: int, cgroup_pids: set[int]) -> dict[int, str]:
+    """Live processes of a run whose supervisor is gone, with their start times: those carrying the
+    run id on their command line (every fork of the supervisor does), those in its session, and
+    those in the run's cgroup."""
+    found = {}
+    token = run_id.encode()
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if len(fields) > 3 and int(fields[3]) == sid:
-                found.append(int(entry))
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        fields = _stat(int(entry))
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if fields and fields[0] not in ("Z", "X"):
+            if token in cmdline or int(entry) in cgroup_pids or int(fields[3]) == sid:
+                found[int(entry)] = fields[19]
     return found
 
 
-def stop(proc: subprocess.Popen[bytes], sweep_session: bool) -> None:
-    """Kill everything the run started and reap the supervisor. Descendants go first: the supervisor
-    reaps them (it is the subreaper or sits above the namespace init) and then exits by itself; a
-    process counts as gone only once reaped. Without a PID namespace, anything still in the run's
-    session dies too (only a process whose supervisor was killed could have got out of the tree)."""
-    deadline = time.monotonic() + 3.0
-    while time.monotonic() < deadline:
-        kids = descendants(proc.pid)
-        if not kids:
+def _alive(pid: int, start_time: str) -> bool:
+    """Still running? A zombie is dead; if it is our own child (we are a subreaper and it was
+    reparented to us), reap it. A different start time means the pid was recycled: ours is gone."""
+    fields = _stat(pid)
+    if fields is None or fields[19] != start_time:
+        return False
+    if fields[0] in ("Z", "X"):
+        if int(fields[1]) == os.getpid():
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+        return False
+    return True
+
+
+def _kill(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def stop(proc: subprocess.Popen[bytes], run_id: str, cgroup: Cgroup | None) -> None:
+    """Kill everything the run started; return only once all of it is gone.
+
+    While the supervisor lives, every process of the run is its descendant (the tree under the
+    namespace's init, or orphans reparented to it as child subreaper). So kill its descendants,
+    round after round, until the supervisor has reaped the last one and exits by itself. It is never
+    killed first: its children would be reparented out of the tree (to the machine's init) and
+    outlive the call (a namespace init dies of its parent-death signal, but asynchronously).
+    Our own read ends of the pipes are closed by then, so nobody can block writing to them."""
+    started = time.monotonic()
+    delay = 0.0005
+    while proc.poll() is None:
+        _kill(descendants(proc.pid))
+        if time.monotonic() - started > STUCK_AFTER:
+            # Something of the run is stuck in the kernel; the sweep below still waits for it.
+            _kill([proc.pid])
+            proc.wait()
             break
-        for kid in kids:
-            try:
-                os.kill(kid, signal.SIGKILL)
-            except OSError:
-                pass
-        time.sleep(0.005)
-    for pid in _session_members(proc.pid) if sweep_session else []:
-        if pid != proc.pid:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-    # Popen.wait(timeout) sleeps in steps of up to 50 ms; the supervisor is normally already exiting.
-    while proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.0005)
-    if proc.poll() is None:
-        for kill, target in ((os.killpg, proc.pid), (os.kill, proc.pid)):
-            try:
-                kill(target, signal.SIGKILL)
-            except OSError:
-                pass
-        proc.wait()
+        time.sleep(delay)
+        delay = min(2 * delay, 0.01)
+    # A supervisor that exited by itself reaped everything first. One that was killed (the cgroup's
+    # OOM killer, a fallback program that got past the audit hook, the bound above) may have left
+    # processes behind: find them by run id, session and cgroup, kill them, and wait for each.
+    if proc.returncode >= 0 and (cgroup is None or not cgroup.pids()):
+        return
+    killed: dict[int, str] = {}
+    while True:
+        found = _scan(run_id, proc.pid, cgroup.pids() if cgroup is not None else set())
+        _kill(list(found))
+        killed.update(found)
+        killed = {pid: t for pid, t in killed.items() if _alive(pid, t)}
+        if not killed:
+            return
+        if time.monotonic() - started > 2 * STUCK_AFTER:
+            warnings.warn(f"matheval.sandbox: processes {sorted(killed)} of a run would not die", RuntimeWarning, 3)
+            return
+        time.sleep(0.002)
 
 
 def collect(

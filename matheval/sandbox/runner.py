@@ -181,7 +181,6 @@ def run_code(
     cgroup = _cgroup.create((lim.memory_mb + lim.disk_mb + 64) << 20, lim.max_processes + 8)
     proc = None
     chan_r = chan_w = job_fd = -1
-    contained = False  # the child reported namespace mode: nothing can have left the PID namespace
     start = time.monotonic()
     try:
         chan_r, chan_w = os.pipe()
@@ -231,16 +230,16 @@ def run_code(
         _release(proc)
         bufs, over, reason = collect(proc, chan_r, start + timeout, lim.max_output_bytes)
         msgs = parse_messages(bufs["channel"])
-        contained = any(m.get("isolation") == "namespaces" for m in msgs)
     finally:
         for fd in (chan_r, chan_w, job_fd):
             if fd >= 0:
                 os.close(fd)
         if proc is not None:
-            stop(proc, sweep_session=not contained)
+            # Closed first: a process blocked writing to a full pipe gets EPIPE instead of waiting.
             for stream in (proc.stdout, proc.stderr):
                 if stream is not None:
                     stream.close()
+            stop(proc, run_id, cgroup)
         if cgroup is not None:
             oom = cgroup.oom_killed()
             cgroup.remove()

@@ -1,0 +1,59 @@
+"""The regression gate's policy: which cells gate, at what family-wise level, with what minimum drop.
+
+A small strict YAML (unknown keys are errors), e.g.
+
+    alpha: 0.05                 # family-wise false-alarm rate over the gating cells
+    metrics: [top1, pass@1]     # cells tested per task (default: every metric both sides have)
+    min_drop: 0                 # points: a significant drop smaller than this passes
+    tasks:
+      mawps: {min_drop: 3}
+      svamp: {critical: false}  # informational: tested and shown, never fails the check
+
+A cell fails only when its drop is significant (see `matheval.check`) AND at least `min_drop`
+points AND its task is critical.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from matheval.errors import UsageError
+from matheval.tasks import load_yaml_model
+
+
+class TaskPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    critical: bool = True
+    min_drop: float | None = Field(default=None, ge=0, le=100)
+    metrics: tuple[str, ...] | None = None
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "default"
+    description: str | None = None
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    metrics: tuple[str, ...] | None = None
+    min_drop: float = Field(default=0.0, ge=0, le=100)
+    tasks: dict[str, TaskPolicy] = {}
+
+    def for_task(self, task: str) -> TaskPolicy:
+        own = self.tasks.get(task, TaskPolicy())
+        return TaskPolicy(
+            critical=own.critical,
+            min_drop=self.min_drop if own.min_drop is None else own.min_drop,
+            metrics=own.metrics if own.metrics is not None else self.metrics,
+        )
+
+
+def load_policy(path: str | Path | None) -> Policy:
+    if path is None:
+        return Policy()
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"policy file {p} not found")
+    return load_yaml_model(p, Policy, "policy", p.stem)
