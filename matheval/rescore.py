@@ -98,7 +98,7 @@ def import_config(imp: Import, fmt: str, source: Path, spec: GradingSpec, output
         name=task.name, version=task.version, style=f"import:{fmt}", template="(imported)", form="completion",
         system=None, stop=(), greedy=None, sampled=None, grading=spec, tool_rounds=None, result_expr=None,
         limit=None, data_file=task.data.file, data_sha256=task.data.sha256, prompt_sha256=f"import:{fmt}",
-        unscorable=dict(task.lint.gold_issues),
+        unscorable={**task.lint.gold_issues, **task.lint.prose_golds},
     )
     backend = BackendConfig(name="rescore", model=imp.label, model_path=str(source), model_sha=f"import:{fmt}",
                             dtype="n/a", max_model_len=None, seed=0, engine_version=f"import:{fmt}")

@@ -394,7 +394,7 @@ def _resolve_task(req: RunRequest, task: Task, profile: Profile | None, backend:
         system=style.system, stop=stop, greedy=greedy, sampled=sampled, grading=grading, tool_rounds=rounds,
         result_expr=style.result_expr, limit=_first(req.limit, p and p.limit), data_file=task.data.file,
         data_sha256=task.data.sha256, prompt_sha256=prompt_fingerprint(style, tokenizer),
-        unscorable=dict(task.lint.gold_issues),
+        unscorable={**task.lint.gold_issues, **task.lint.prose_golds},
     )
 
 

@@ -106,13 +106,17 @@ class Lint(_Strict):
     A reference solution's final answer is extracted with `solution_extractor` and must be graded
     correct against the gold; a task whose dataset has a solution field that cannot be checked
     that way says why in `no_solution_check`. Exceptions are listed by sample id with a reason,
-    never skipped silently: an id listed here that no longer fails is a lint error too.
+    never skipped silently: an id listed here that no longer fails is a lint error too. Problems in
+    `gold_issues` and `prose_golds` are reported apart by a run, never scored as wrong.
     """
 
     solution_extractor: str | None = None
     no_solution_check: str | None = None
-    # id -> why this gold does not parse with the grader (e.g. a prose answer).
+    # id -> why this gold does not parse with the grader.
     gold_issues: dict[str, str] = Field(default_factory=dict)
+    # id -> why this gold, though it reads, can only be compared as normalised text (a property or a
+    # case split in words: "all powers of 2"), so a right answer in other words would score wrong.
+    prose_golds: dict[str, str] = Field(default_factory=dict)
     # id -> why the reference solution's own final answer is not graded equal to the gold.
     solution_issues: dict[str, str] = Field(default_factory=dict)
 

@@ -24,47 +24,12 @@ from matheval.record import Sample
 from matheval.tasks import load_task
 
 SIZES = {"aime25": 30, "hmmt_feb25": 30, "imo_answerbench": 400}
-STYLES = ("chat", "raw", "qwen-cot")
+STYLES = ("chat", "raw", "qwen-cot", "qwen-tir")
 SUFFIX = "Please reason step by step, and put your final answer within \\boxed{}."
+TIR_SYSTEM = ("Please integrate natural language reasoning with programs to solve the problem above, and put your "
+              "final answer within \\boxed{}.")
 # sha256 of the byte-exact upstream imobench/answerbench_v2.csv, from the data dir's MANIFEST.md.
 IMO_CSV_SHA256 = "275877a9d988d85278fad3a5f8a41d7f83393a60bf259531ec0a5161e6b21cf9"
-
-# IMO-AnswerBench golds that parse only because the grader takes any gold with a word in it as a text
-# answer and compares normalised strings: a right answer in other words is scored wrong. Not in
-# lint.gold_issues, because the generic lint (check_gold) counts them as parsed; kept here, exactly,
-# so a grader change that starts reading any of them fails this file instead of going unnoticed.
-_WORDS = "a property in words, no value to compare"
-_MIXED = "values together with a class of numbers described in words"
-_COND = "a formula with a condition in words"
-_CASES = "a case split in words (if … otherwise)"
-PROSE_GOLDS = {
-    "imo-bench-algebra-029": f"{_COND} ('for some a > 0')",
-    "imo-bench-algebra-031": _CASES,
-    "imo-bench-algebra-034": f"{_COND} ('where c \\ne -1')",
-    "imo-bench-algebra-038": f"{_COND} ('all (c, v) for which …')",
-    "imo-bench-algebra-041": f"{_COND} ('for some polynomial g')",
-    "imo-bench-algebra-051": f"{_WORDS} ('odd n')",
-    "imo-bench-algebra-069": f"{_WORDS} ('even n')",
-    "imo-bench-algebra-091": f"{_WORDS} ('odd n')",
-    "imo-bench-algebra-097": f"{_COND} ('where \\varphi = …')",
-    "imo-bench-algebra-098": f"{_COND} ('for nonnegative p, q')",
-    "imo-bench-algebra-099": f"{_COND} ('for some nonnegative integer a')",
-    "imo-bench-combinatorics-059": f"{_WORDS} ('taking the empty card')",
-    "imo-bench-combinatorics-064": f"{_WORDS} ('No positive integers')",
-    "imo-bench-geometry-078": f"{_CASES} ('1 if triangle is isoceles, otherwise 2')",
-    "imo-bench-number_theory-007": f"{_WORDS} ('n is prime')",
-    "imo-bench-number_theory-009": f"{_MIXED} ('1 and odd prime numbers')",
-    "imo-bench-number_theory-033": f"{_MIXED} ('m is prime or 1')",
-    "imo-bench-number_theory-034": f"{_WORDS} ('All powers of 2')",
-    "imo-bench-number_theory-037": f"{_WORDS} ('All numbers of the form 4k+3')",
-    "imo-bench-number_theory-053": f"{_WORDS} ('All powers of 2')",
-    "imo-bench-number_theory-054": f"{_MIXED} ('All prime numbers, 1, 4, and 6.')",
-    "imo-bench-number_theory-061": f"{_MIXED} ('all multiples of 14, excluding 0')",
-    "imo-bench-number_theory-069": f"{_MIXED} ('60, 100, 8p (for all odd primes p)')",
-    "imo-bench-number_theory-079": f"{_WORDS} ('All positive integers')",
-    "imo-bench-number_theory-081": f"{_WORDS} ('no solutions')",
-}
-
 
 @cache
 def _samples(name: str, data_dir: str) -> tuple[Sample, ...]:
@@ -123,8 +88,9 @@ def test_one_prompt_of_each_style(name, style_name, data_dir, chat_tokenizer):
     elif style_name == "chat":
         assert user == f"{s.problem}\n{SUFFIX}" and prompt.endswith(chat_tail)
     else:
+        system = TIR_SYSTEM if style_name == "qwen-tir" else SUFFIX
         assert user == s.problem and prompt.endswith(chat_tail)
-        assert f"<|im_start|>system\n{SUFFIX}<|im_end|>\n" in prompt
+        assert f"<|im_start|>system\n{system}<|im_end|>\n" in prompt
     assert "Y(x)=A+" not in prompt
 
 
@@ -265,7 +231,8 @@ def test_imo_gold_parse_count_and_lists(data_dir):
     assert unparsed == set(task.lint.gold_issues), "update lint.gold_issues (and the counts in the docs)"
     assert all(reason.strip() for reason in task.lint.gold_issues.values())
     as_text = {s.id for s in got if s.id not in unparsed and _compared_as_text(s.gold)}
-    assert as_text == set(PROSE_GOLDS), "update PROSE_GOLDS (and the counts in the docs)"
+    assert as_text == set(task.lint.prose_golds), "update lint.prose_golds (and the counts in the docs)"
+    assert all(reason.strip() for reason in task.lint.prose_golds.values())
     # The figures the YAML comment, README and docs/tasks.md state.
     assert (len(got) - len(unparsed), len(unparsed), len(as_text)) == (394, 6, 25)
 

@@ -176,6 +176,29 @@ def test_every_gold_parses_or_is_documented(name, data_dir):
     stale = sorted(set(task.lint.gold_issues) - set(failing))
     assert not undocumented, f"{name}: golds that do not parse, fix or list under lint.gold_issues: {undocumented}"
     assert not stale, f"{name}: listed under lint.gold_issues but parse now; remove them: {stale}"
+    # Prose golds parse (as text) and are reported apart: each names a real problem, once.
+    ids = {s.id for s in samples(name, str(data_dir))}
+    prose = set(task.lint.prose_golds)
+    assert prose <= ids - set(failing), f"{name}: lint.prose_golds must list parsing golds of the task: {prose - ids}"
+
+
+def test_unscorable_problems_are_reported_apart_not_scored(data_dir):
+    """The ids a task's lint lists (unparsable and prose golds) reach the run config, and `grade` keeps
+    their verdicts for the record but gives them no scores, so no metric counts them as wrong."""
+    from matheval.config import RunRequest
+    from matheval.record import Completion, Result
+    from matheval.resolve import resolve, resolve_backend
+    from matheval.run import extract, grade
+
+    req = RunRequest(model="x", backend="replay", tasks=("imo_answerbench",), prompt_style="chat")
+    tc = resolve(req, resolve_backend(req), None).tasks[0]
+    task = load_task("imo_answerbench")
+    assert set(tc.unscorable) == set(task.lint.gold_issues) | set(task.lint.prose_golds)
+    sid = next(iter(tc.unscorable))
+    gold = next(s.gold for s in samples("imo_answerbench", str(data_dir)) if s.id == sid)
+    r = Result("imo_answerbench", sid, gold, "", key="k", completions=[Completion("\\boxed{7}", 3, "stop")])
+    r = grade(extract(r, tc.grading), tc.grading, tc.unscorable)
+    assert r.unscorable == tc.unscorable[sid] and r.scores == {} and len(r.verdicts) == 1
 
 
 def _solution_answer(task, solution: str | None) -> str | None:
