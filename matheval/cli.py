@@ -72,6 +72,7 @@ def _run_parser() -> _Parser:
     o.add_argument("--output-dir", help="where run dirs and leaderboard.csv go (default: results)")
     o.add_argument("--run-id", help="run dir name (default: date-time-model)")
     o.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run as it was configured")
+    o.add_argument("--tracker", help="also log the summary and per-task metrics to wandb or mlflow (if installed)")
     o.add_argument("--list-tasks", action="store_true", help="list tasks with their sizes and sources")
     o.add_argument("--list-profiles", action="store_true", help="list protocol profiles")
     o.add_argument("-q", "--quiet", action="store_true", help="warnings and the result path only")
@@ -169,5 +170,5 @@ def request_from_args(args: argparse.Namespace):
         data_parallel=args.data_parallel, ray_address=args.ray_address, base_urls=urls,
         served_model_name=args.served_model_name, tokenizer=args.tokenizer,
         data_dir=args.data_dir or (os.environ.get("MATHEVAL_DATA_DIR") if args.resume else str(default_data_dir())),
-        output_dir=args.output_dir, run_id=args.run_id, grading_workers=args.grading_workers,
+        output_dir=args.output_dir, run_id=args.run_id, grading_workers=args.grading_workers, tracker=args.tracker,
     )

@@ -51,6 +51,8 @@ class RunRequest:
     run_id: str | None = None
     # Threads grading beside generation (0: grade inline, in the engine's loop).
     grading_workers: int | None = None
+    # Also log the summary and per-task metrics to an experiment tracker: "wandb" or "mlflow".
+    tracker: str | None = None
 
     def given(self) -> dict[str, Any]:
         """The settings that were given (what `--resume` compares against the saved run)."""
@@ -77,6 +79,7 @@ class RunRequest:
         return cls(**raw)
 
 
+TRACKERS = ("wandb", "mlflow")
 _POSITIVE = ("max_tokens", "n", "limit", "data_parallel")
 _NON_NEGATIVE = ("temperature", "seed", "tool_rounds", "grading_workers")
 
@@ -100,6 +103,13 @@ def check_request(req: RunRequest) -> None:
         raise UsageError(f"--max-model-len must be >= 16, got {req.max_model_len}")
     if req.output_dir is not None:
         check_writable(req.output_dir)
+    if req.tracker is not None:
+        import importlib.util
+
+        if req.tracker not in TRACKERS:
+            raise UsageError(f"--tracker {req.tracker}: one of {', '.join(TRACKERS)}")
+        if importlib.util.find_spec(req.tracker) is None:
+            raise UsageError(f"--tracker {req.tracker} needs the package: pip install {req.tracker}")
 
 
 def check_writable(path: str) -> None:

@@ -46,7 +46,7 @@ log = logging.getLogger("matheval")
 GRADING_WORKERS = 2  # threads grading beside generation (sympy and the sandbox run in processes)
 MAX_UNGRADED = 256  # backpressure: generation waits when this many results wait for grading
 # Settings that may differ when a run is resumed: they do not change what is generated or how.
-RESUMABLE = frozenset({"data_dir", "grading_workers"})
+RESUMABLE = frozenset({"data_dir", "grading_workers", "tracker"})
 
 
 @dataclass(frozen=True)
