@@ -25,28 +25,25 @@ def _rescore(argv: list[str], parser_cls) -> int:
     return rescore_main(argv, parser_cls)
 
 
-def _compare(argv: list[str], parser_cls) -> int:
-    from matheval import compare, scores
-
+def compare_parser(parser_cls):
     ap = parser_cls(prog="matheval compare", description="Per task and metric: B - A with a paired CI.")
     ap.add_argument("run_a")
     ap.add_argument("run_b")
     ap.add_argument("--alpha", type=float, default=0.05)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def _compare(argv: list[str], parser_cls) -> int:
+    from matheval import compare, scores
+
+    args = compare_parser(parser_cls).parse_args(argv)
     table = compare.compare_tables(scores.load(args.run_a), scores.load(args.run_b), alpha=args.alpha)
     print(compare.format_compare(table))
     return 0
 
 
-def _check(argv: list[str], parser_cls) -> int:
-    """Exit 0 pass, 1 a significant drop or something missing, 2 bad input or incomparable runs."""
-    import sys
-    from pathlib import Path
-
-    from matheval import scores
-    from matheval.check import run_check
+def check_parser(parser_cls):
     from matheval.check_report import RENDERERS
-    from matheval.ci_policy import load_policy
 
     ap = parser_cls(prog="matheval check", description="Statistical regression check against a baseline. "
                     "Exit codes: 0 pass, 1 regression or missing problems, 2 usage error or incomparable baseline.")
@@ -60,7 +57,20 @@ def _check(argv: list[str], parser_cls) -> int:
     ap.add_argument("--allow-mismatch", action="store_true",
                     help="compare even when protocol fingerprints differ (a deliberate change)")
     ap.add_argument("--update", action="store_true", help="write the run's per-problem scores as the new baseline")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def _check(argv: list[str], parser_cls) -> int:
+    """Exit 0 pass, 1 a significant drop or something missing, 2 bad input or incomparable runs."""
+    import sys
+    from pathlib import Path
+
+    from matheval import scores
+    from matheval.check import run_check
+    from matheval.check_report import RENDERERS
+    from matheval.ci_policy import load_policy
+
+    args = check_parser(parser_cls).parse_args(argv)
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     run = scores.load(args.run or _newest_run(Path(args.output_dir)))
     if args.update:

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 # What is measured and by which implementation: differences are expected and reported.
+# `limit` too: the problem sets are compared problem by problem (a missing one fails the check).
 INFORMATIONAL = frozenset({
     "model", "model_sha", "matheval_version", "grader_version", "backend", "engine_version",
-    "batch_invariant",
+    "batch_invariant", "limit",
 })
 # Leaf names that are informational wherever they appear (the seed of the sampling parameters:
 # another seed is another draw of the same protocol, which the paired test treats as noise).
