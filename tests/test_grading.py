@@ -32,14 +32,14 @@ def _case_id(i: int, case: dict) -> str:
 def test_golden_table_is_big_and_well_formed():
     assert len(CASES) >= 300
     for case in CASES:
-        assert set(case) <= {"gold", "pred", "expected", "why", "source", "options"}, case
+        assert set(case) <= {"gold", "pred", "expected", "why", "source", "options", "question"}, case
         assert isinstance(case["expected"], bool) and case["why"] is not None
     assert sum(c["expected"] for c in CASES) > 100 and sum(not c["expected"] for c in CASES) > 100
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_case_id(i, c) for i, c in enumerate(CASES)])
 def test_golden_case(case):
-    verdict = equivalent(case["gold"], case["pred"], **case.get("options", {}))
+    verdict = equivalent(case["gold"], case["pred"], question=case.get("question"), **case.get("options", {}))
     assert verdict.status in STATUSES
     assert verdict.correct is case["expected"], f"{case['why']} -> {verdict}"
     assert verdict.correct == (verdict.status == "correct")

@@ -1,12 +1,12 @@
 """A small, bounded LaTeX arithmetic evaluator: the in-process fast path before sympy.
 
 Together with expr_parser it reads the notation final answers use (numbers, ``\\frac``,
-``\\sqrt``, powers, ``\\pi``, ``i``, trig/log functions, implicit products, single-letter
-variables) and evaluates exactly with `Fraction` while it can, falling back to complex floats.
-Expressions with variables are evaluated at fixed rational points, which decides most algebraic
-identities in microseconds. Anything it does not understand raises `Unsupported` and goes to
-sympy in the worker process. Sizes are capped so that ``2^{2^{2^{100}}}`` or ``1000!!!`` raise
-`TooLarge` instead of running for ever.
+``\\sqrt``, powers, ``\\pi``, ``i``, trig/log functions, floor/ceil/abs/mod/max/min, implicit
+products, single-letter variables) and evaluates exactly with `Fraction` while it can, falling
+back to complex floats. Identities with variables are checked at sample points (`sample_env`):
+a few points of varied size for smooth expressions, many for piecewise ones, integer points for
+integer variables. Anything it does not understand raises `Unsupported` and goes to sympy in the
+worker process; sizes are capped so ``2^{2^{2^{100}}}`` raises `TooLarge` instead of running.
 """
 
 from __future__ import annotations
@@ -16,16 +16,10 @@ import math
 import zlib
 from fractions import Fraction
 
-from .expr_parser import FUNCTION_NAMES, Expr, Unsupported, parse_expression
+from .expr_parser import FUNCTION_NAMES, Expr, TooLarge, Unsupported, parse_expression
+from .limits import MAX_BITS, MAX_FACTORIAL, MAX_FUNCTION_ARG, PIECEWISE_POINTS, SMOOTH_POINTS
 
 Value = Fraction | complex
-
-MAX_BITS = 20_000  # exact integers beyond ~6000 digits are not final answers
-N_POINTS = 3
-
-
-class TooLarge(ValueError):
-    """The value would be astronomically large (power towers, huge factorials)."""
 
 
 class Undefined(ValueError):
@@ -33,8 +27,6 @@ class Undefined(ValueError):
 
 
 __all__ = [
-    "N_POINTS",
-    "NEGATIVE_POINT",
     "Expr",
     "TooLarge",
     "Undefined",
@@ -42,9 +34,9 @@ __all__ = [
     "Value",
     "evaluate",
     "parse_expression",
-    "sample_point",
+    "sample_env",
+    "sample_count",
 ]
-
 
 _FUNCS = {  # keys must be FUNCTION_NAMES, the names the parser accepts
     "sin": cmath.sin,
@@ -63,32 +55,68 @@ _FUNCS = {  # keys must be FUNCTION_NAMES, the names the parser accepts
     "log": cmath.log,
     "exp": cmath.exp,
 }
-
 assert set(_FUNCS) == FUNCTION_NAMES
-NEGATIVE_POINT = N_POINTS  # one more sample with every variable negative: tells |x| from x
+
+# Sample points. Smooth expressions: rationals of different sizes (no two polynomials that differ
+# agree at them by accident) and one negative point, which tells |x| from x. Piecewise ones agree
+# on small integers by accident (floor(log2 n) and floor(n/2) for n = 1..5), so they get small and
+# large integers, halves, and negatives. Integer variables only ever take integer values.
+_SMOOTH_REAL = ((40, 53, 97), (157, 41, 61), (29, 211, 53), (613, 17, 89))
+_SMOOTH_INT = (3, 7, 12, 19)
+_PIECEWISE_REAL = (
+    "0 1 2 3 4 5 1/2 3/2 5/2 7/3 13/4 29/5 6 7 8 10 17/2 12 25 100 -1/2 -1 -5/2 -4"
+).split()
+_PIECEWISE_INT = "0 1 2 3 4 5 6 7 8 9 10 11 12 13 15 16 17 24 31 64 100 -1 -2 -7".split()
+assert len(_PIECEWISE_REAL) == len(_PIECEWISE_INT) == PIECEWISE_POINTS
+assert len(_SMOOTH_REAL) == len(_SMOOTH_INT) == SMOOTH_POINTS - 1
 
 
-def sample_point(name: str, index: int) -> Fraction:
-    """The value variable `name` takes at sample `index`: rational, in (0.3, 3), same in every process.
+def sample_count(piecewise: bool) -> int:
+    return PIECEWISE_POINTS if piecewise else SMOOTH_POINTS
 
-    Index NEGATIVE_POINT gives a negative value, used only where both sides are real there.
+
+def is_negative_point(index: int, piecewise: bool) -> bool:
+    """The points where a real-domain expression (log, sqrt) may leave the reals: says nothing there."""
+    return index == SMOOTH_POINTS - 1 if not piecewise else _PIECEWISE_INT[index].startswith("-")
+
+
+def sample_env(names: frozenset[str], integers: frozenset[str], index: int, piecewise: bool) -> dict[str, Fraction]:
+    """The value of each variable at sample `index`: rational, the same in every process.
+
+    Each variable gets its own offset (a crc32 of its name), so x and y never coincide and
+    x - y is never judged to be 0.
     """
-    h = zlib.crc32(name.encode())
-    value = Fraction(40 + (h + 37 * index) % 97, 53 + 7 * index)
-    return -value if index == NEGATIVE_POINT else value
+    env = {}
+    for name in names:
+        h = zlib.crc32(name.encode())
+        if piecewise:
+            table = _PIECEWISE_INT if name in integers else _PIECEWISE_REAL
+            value = Fraction(table[(index + h) % PIECEWISE_POINTS])
+            # Keep the sign pattern of the index (negative points stay negative) but shift magnitude.
+            value += (h % 3) if value >= 0 else -(h % 3)
+        elif index == SMOOTH_POINTS - 1:
+            value = -Fraction(40 + h % 97, 53) if name not in integers else Fraction(-(2 + h % 5))
+        elif name in integers:
+            value = Fraction(_SMOOTH_INT[index] + h % 5)
+        else:
+            a, b, c = _SMOOTH_REAL[index]
+            value = Fraction(a + h % c, b)
+        env[name] = value
+    return env
 
 
-def evaluate(expr: Expr, index: int = 0) -> Value:
-    """Value of `expr` with each variable at its `index`-th sample point."""
-    env = {name: sample_point(name, index) for name in expr.symbols}
+def evaluate(expr: Expr, env: dict[str, Fraction] | None = None) -> Value:
+    """Value of `expr` with its variables taken from `env` (constants need none)."""
     try:
-        return _eval(expr.tree, env)
+        return _eval(expr.tree, env or {})
     except (ZeroDivisionError, ValueError) as exc:
         if isinstance(exc, (Unsupported, TooLarge, Undefined)):
             raise
         raise Undefined(str(exc)) from exc
     except OverflowError as exc:
         raise TooLarge(str(exc)) from exc
+    except KeyError as exc:
+        raise Unsupported(f"no value for {exc}") from exc
 
 
 def _c(v: Value) -> complex:
@@ -103,6 +131,25 @@ def _check(v: Value) -> Value:
     if not (cmath.isfinite(v)):
         raise TooLarge("value overflows")
     return v
+
+
+def _real(v: Value, what: str) -> Fraction | float:
+    if isinstance(v, Fraction):
+        return v
+    if abs(v.imag) > 1e-12 * max(1.0, abs(v.real)):
+        raise Undefined(f"{what} of a complex number")
+    return v.real
+
+
+def _integer(v: Value, what: str) -> int:
+    r = _real(v, what)
+    if isinstance(r, float):
+        if abs(r - round(r)) > 1e-9:
+            raise Undefined(f"{what} of a non-integer")
+        r = Fraction(round(r))
+    if r.denominator != 1:
+        raise Undefined(f"{what} of a non-integer")
+    return int(r)
 
 
 def _eval(node: tuple, env: dict[str, Fraction]) -> Value:
@@ -140,39 +187,55 @@ def _eval(node: tuple, env: dict[str, Fraction]) -> Value:
         n = _eval(node[1], env)
         if not isinstance(n, Fraction) or n.denominator != 1 or n < 0:
             raise Unsupported("factorial of a non-integer")
-        if n > 2000:
+        if n > MAX_FACTORIAL:
             raise TooLarge("factorial too large")
         k = int(n)
         return _check(Fraction(math.factorial(k) if op == "fact" else math.prod(range(k, 0, -2))))
     if op == "binom":
-        n, k = _eval(node[1], env), _eval(node[2], env)
-        if not (isinstance(k, Fraction) and k.denominator == 1 and 0 <= k <= 1000):
-            raise Unsupported("binomial with a non-integer lower index")
-        if isinstance(n, Fraction) and n.denominator == 1 and n >= 0:
-            if n > 100_000:
-                raise TooLarge("binomial too large")
-            return Fraction(math.comb(int(n), int(k)))
-        # n(n-1)...(n-k+1)/k! also covers a variable n at a sample point.
-        result: Value = Fraction(1)
-        for j in range(int(k)):
-            result = _check(result * (n - j) if isinstance(n, Fraction) else _c(result) * (n - j))
-        return _check(result / math.factorial(int(k)))
+        return _binom(_eval(node[1], env), _eval(node[2], env))
     if op == "abs":
         v = _eval(node[1], env)
         return abs(v) if isinstance(v, Fraction) else complex(abs(v))
     if op in ("floor", "ceil"):
-        v = _eval(node[1], env)
-        if not isinstance(v, Fraction):
-            if abs(v.imag) > 1e-12:
-                raise Undefined("floor of a complex number")
-            v = v.real
+        v = _real(_eval(node[1], env), op)
         return Fraction(math.floor(v) if op == "floor" else math.ceil(v))
+    if op == "mod":
+        a, m = _real(_eval(node[1], env), "mod"), _real(_eval(node[2], env), "mod")
+        if m == 0:
+            raise Undefined("mod 0")
+        return Fraction(a % m) if isinstance(a, Fraction) and isinstance(m, Fraction) else complex(a % m)
+    if op in ("max", "min"):
+        values = [_real(_eval(arg, env), op) for arg in node[1:]]
+        best = max(values) if op == "max" else min(values)
+        return best if isinstance(best, Fraction) else complex(best)
+    if op in ("gcd", "lcm"):
+        ints = [_integer(_eval(arg, env), op) for arg in node[1:]]
+        return Fraction(math.gcd(*ints) if op == "gcd" else math.lcm(*ints))
+    if op == "sgn":
+        v = _real(_eval(node[1], env), "sgn")
+        return Fraction((v > 0) - (v < 0))
     if op == "fn":
         arg = _c(_eval(node[2], env))
-        if abs(arg) > 1e6:
+        if abs(arg) > MAX_FUNCTION_ARG:
             raise TooLarge("function argument too large")
         return _check(_FUNCS[node[1]](arg))
     raise Unsupported(f"node {op}")
+
+
+def _binom(n: Value, k: Value) -> Value:
+    if not (isinstance(k, Fraction) and k.denominator == 1 and 0 <= k <= 1000):
+        if isinstance(k, Fraction) and k.denominator == 1 and k < 0:
+            return Fraction(0)
+        raise Unsupported("binomial with a non-integer lower index")
+    if isinstance(n, Fraction) and n.denominator == 1 and n >= 0:
+        if n > 100_000:
+            raise TooLarge("binomial too large")
+        return Fraction(math.comb(int(n), int(k)))
+    # n(n-1)...(n-k+1)/k! also covers a variable n at a sample point.
+    result: Value = Fraction(1)
+    for j in range(int(k)):
+        result = _check(result * (n - j) if isinstance(n, Fraction) else _c(result) * (n - j))
+    return _check(result / math.factorial(int(k)))
 
 
 def _power(base: Value, exp: Value) -> Value:
@@ -193,6 +256,9 @@ def _power(base: Value, exp: Value) -> Value:
         if x.real > 0:
             return complex(0)
         raise Undefined("0 to a non-positive power")
+    if isinstance(base, Fraction) and base < 0 and isinstance(exp, Fraction) and exp.denominator % 2 == 1:
+        # (-8)^{1/3} = -2: an odd root of a negative real is the real root, as answers mean it.
+        return _check(-complex(abs(float(base)) ** float(exp)) * (1 if exp.numerator % 2 else -1))
     return _check(b**x)
 
 

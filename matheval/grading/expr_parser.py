@@ -2,7 +2,8 @@
 
 The tree is plain tuples, e.g. ("add", ("num", Fraction(1)), ("sym", "x")). Only notation the
 evaluator can compute is accepted; anything else raises Unsupported, and the caller hands the
-string to sympy instead.
+string to sympy instead. A number literal too long to be an exact answer raises TooLarge before
+any integer is built (a 5000-digit string, ``1e100000000``).
 """
 
 from __future__ import annotations
@@ -12,30 +13,47 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
+from .limits import MAX_EXPONENT, MAX_LITERAL_DIGITS
+
 
 class Unsupported(ValueError):
     """Notation this evaluator does not read; the caller falls back to sympy."""
 
 
+class TooLarge(ValueError):
+    """The value would be astronomically large (power towers, huge factorials, huge literals)."""
+
+
 _TOKEN_RE = re.compile(
-    r"\s*(?:(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+)|(\\[a-zA-Z]+|\\[^a-zA-Z])|([a-zA-Z])|([-+*/^_!()\[\]{}|'.]))"
+    r"\s*(?:(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)|(\\[a-zA-Z]+|\\[^a-zA-Z])|([a-zA-Z])"
+    r"|([-+*/^_!()\[\]{}|'.,]))"
 )
 FUNCTION_NAMES = frozenset("sin cos tan cot sec csc arcsin arccos arctan sinh cosh tanh ln log exp".split())
+PIECEWISE_OPS = frozenset("floor ceil abs mod max min sgn".split())
+# Names that stand for integers in answers (n, k, ...): sampled at integer points.
+INTEGER_NAMES = frozenset("n m k j N M K".split())
 _INVERSE = {"sin": "arcsin", "cos": "arccos", "tan": "arctan"}
 _GREEK = frozenset(
     """alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi rho
     sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega""".split()
 )
 _MUL_CMDS = {"\\cdot", "\\times", "\\ast"}
+_NOT_PRIMARY = {"\\div", "\\right", "\\rfloor", "\\rceil", "\\bmod", "\\mod", "\\pmod"}
 
 
 @dataclass(frozen=True)
 class Expr:
-    """A parsed expression: the tree, its free variables, and whether a decimal literal occurs."""
+    """A parsed expression: the tree, its free variables, and facts the comparison needs.
+
+    `piecewise`: floor, ceil, |.|, mod, max, min or sign occurs (sampled at many points);
+    `integers`: variables that must be integers (named n, k, ... or under a factorial/binomial).
+    """
 
     tree: tuple
     symbols: frozenset[str]
     has_decimal: bool
+    piecewise: bool = False
+    integers: frozenset[str] = frozenset()
 
 
 @lru_cache(maxsize=8192)
@@ -46,7 +64,19 @@ def parse_expression(text: str) -> Expr:
     tree = parser.expr()
     if parser.i != len(parser.toks):
         raise Unsupported(f"unexpected {parser.toks[parser.i][1]!r}")
-    return Expr(tree, frozenset(parser.symbols), parser.decimal)
+    symbols = frozenset(parser.symbols)
+    integers = frozenset(v for v in symbols if v.split("_")[0] in INTEGER_NAMES) | frozenset(parser.integers)
+    return Expr(tree, symbols, parser.decimal, parser.piecewise, integers & symbols)
+
+
+def number_literal(val: str) -> Fraction:
+    """Fraction of a decimal literal, refusing sizes no final answer has (before any big int exists)."""
+    mantissa, _, exponent = val.lower().partition("e")
+    if len(mantissa) > MAX_LITERAL_DIGITS:
+        raise TooLarge(f"a {len(mantissa)}-digit number")
+    if exponent and abs(int(exponent[:8])) > MAX_EXPONENT:
+        raise TooLarge(f"exponent {exponent[:12]}")
+    return Fraction(val)
 
 
 def _tokenize(text: str) -> list[tuple[str, str]]:
@@ -68,7 +98,9 @@ class _Parser:
         self.toks = toks
         self.i = 0
         self.symbols: set[str] = set()
+        self.integers: set[str] = set()
         self.decimal = False
+        self.piecewise = False
 
     def peek(self, k: int = 0) -> tuple[str, str]:
         j = self.i + k
@@ -102,6 +134,10 @@ class _Parser:
             elif val == "/" or val == "\\div":
                 self.take()
                 node = ("div", node, self.unary())
+            elif val in ("\\bmod", "\\mod", "\\pmod"):
+                self.take()
+                self.piecewise = True
+                node = ("mod", node, self.argument() if val == "\\pmod" else self.unary())
             elif self._starts_primary(kind, val):
                 node = ("mul", node, self.power())
             else:
@@ -121,9 +157,7 @@ class _Parser:
             return True
         if kind == "op":
             return val in ("(", "{", "[")
-        return (
-            kind == "cmd" and val not in _MUL_CMDS and val not in ("\\div", "\\right", "\\rfloor", "\\rceil")
-        )
+        return kind == "cmd" and val not in _MUL_CMDS and val not in _NOT_PRIMARY
 
     def power(self) -> tuple:
         node = self.postfix()
@@ -133,15 +167,36 @@ class _Parser:
                 self.take()
                 node = ("mul", node, ("div", ("pi",), ("num", Fraction(180))))
                 continue
-            node = ("pow", node, self.argument())
+            exponent = self.argument()
+            if node in (("num", Fraction(-1)), ("neg", ("num", Fraction(1)))):
+                self._mark_integers(exponent)  # (-1)^n: n counts something
+            node = ("pow", node, exponent)
             node = self._factorials(node)
         return node
 
     def postfix(self) -> tuple:
         return self._factorials(self.primary())
 
+    def _arguments(self) -> list[tuple]:
+        """(a, b, ...) after \\max / \\min / \\gcd."""
+        self.expect("(")
+        args = [self.expr()]
+        while self.peek()[1] == ",":
+            self.take()
+            args.append(self.expr())
+        self.expect(")")
+        return args
+
+    def _mark_integers(self, node: tuple) -> None:
+        if node[0] == "sym":
+            self.integers.add(node[1])
+        for child in node[1:]:
+            if isinstance(child, tuple):
+                self._mark_integers(child)
+
     def _factorials(self, node: tuple) -> tuple:
         while self.peek()[1] == "!":
+            self._mark_integers(node)
             self.take()
             if self.peek()[1] == "!":
                 self.take()
@@ -173,7 +228,7 @@ class _Parser:
                 raise Unsupported("base subscript")
             if "." in val:
                 self.decimal = True
-            number = ("num", Fraction(val))
+            number = ("num", number_literal(val))
             if val.isdigit() and self.peek()[1] == "\\frac":
                 return self._mixed(number)
             return number
@@ -186,6 +241,7 @@ class _Parser:
         if val == "|":
             node = self.expr()
             self.expect("|")
+            self.piecewise = True
             return ("abs", node)
         if kind == "cmd":
             return self._command(val[1:])
@@ -230,13 +286,27 @@ class _Parser:
                 return ("pow", self.argument(), ("div", ("num", Fraction(1)), index))
             return ("sqrt", self.argument())
         if name == "binom":
-            return ("binom", self.argument(), self.argument())
+            n, k = self.argument(), self.argument()
+            self._mark_integers(n)
+            self._mark_integers(k)
+            return ("binom", n, k)
+        if name in ("max", "min", "gcd", "lcm"):
+            self.piecewise = True
+            return (name, *self._arguments())
+        if name == "sgn":
+            self.piecewise = True
+            return ("sgn", self.argument())
         if name == "pi":
             return ("pi",)
         if name in ("infty",):
             return ("inf",)
         if name in _GREEK:
             return self._symbol("\\" + name)
+        if name == "mathbb":
+            self.expect("{")
+            letter = self.take()[1]
+            self.expect("}")
+            return self._symbol(f"\\mathbb{{{letter}}}")
         if name in ("text", "mathrm", "operatorname", "textrm"):
             self.expect("{")
             parts = []
@@ -250,6 +320,7 @@ class _Parser:
         if name in ("lfloor", "lceil"):
             node = self.expr()
             self.expect("\\rfloor" if name == "lfloor" else "\\rceil")
+            self.piecewise = True
             return ("floor" if name == "lfloor" else "ceil", node)
         if name in FUNCTION_NAMES:
             return self._function(name)

@@ -1,9 +1,10 @@
 """String normalisation of a LaTeX or plain answer, before any structure or value is read from it.
 
 Two layers: `normalize` rewrites notation that never changes meaning (``\\dfrac``, ``\\left(``,
-thin spaces, unicode symbols, an answer wrapped in ``$``/``\\boxed``), and `strip_decorations`
-removes what sits around a value (units, degrees, ``\\%``, ``\\$``, ``\\pmod``). The second one is
-also applied to each element of a list, so ``5\\text{ cm}, 7\\text{ cm}`` becomes ``5, 7``.
+thin spaces, unicode symbols, broken escapes, an answer wrapped in ``$``/``\\boxed``), and
+`strip_decorations` removes what sits around one value (units, degrees, ``\\%``, currency,
+``\\pmod``, "only", "7th day"). The second one is applied to each leaf of the answer's shape, so
+``5\\text{ cm}, 7\\text{ cm}`` becomes ``5, 7``.
 """
 
 from __future__ import annotations
@@ -11,37 +12,57 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .escapes import repair
 from .latex import enclosed_by, find_boxes, halfwidth, unwrap_command
+from .notation import rewrite_number_notation
 
 _UNICODE = {
     "√": "\\sqrt",
     "π": "\\pi",
     "×": "\\times ",
     "·": "\\cdot ",
+    "⋅": "\\cdot ",
     "÷": "\\div ",
     "−": "-",
     "–": "-",
     "≤": "\\le ",
     "≥": "\\ge ",
     "≠": "\\ne ",
+    "≈": "\\approx ",
+    "∈": "\\in ",
     "∪": "\\cup ",
     "∩": "\\cap ",
     "±": "\\pm ",
+    "∓": "\\mp ",
     "∞": "\\infty",
+    "∅": "\\emptyset",
+    "ℝ": "\\mathbb{R}",
     "°": "^\\circ",
     "⁰": "^\\circ",
+    "²": "^2",
+    "³": "^3",
+    "½": "\\frac{1}{2}",
+    "¼": "\\frac{1}{4}",
+    "¾": "\\frac{3}{4}",
+    "′": "'",
+    "″": "''",
+    "∣": "|",
+    "€": "",
+    "£": "",
+    "¥": "",
 }
 
 _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(p), r)
     for p, r in (
-        (r"\\[dt]frac(?![a-zA-Z])", r"\\frac"),
+        (r"\\[dtc]frac(?![a-zA-Z])", r"\\frac"),
         (r"\\[dt]binom(?![a-zA-Z])", r"\\binom"),
-        (r"\\(?:displaystyle|textstyle|scriptstyle|limits|middle)(?![a-zA-Z])", ""),
+        (r"\\(?:displaystyle|textstyle|scriptstyle|limits|middle|nolimits)(?![a-zA-Z])", ""),
         (r"\\(?:left|right|[bB]igg?[lr]?)(?![a-zA-Z])\.?", ""),
         (r"(?<!\\)\\!", ""),
-        (r"\{,\}", ","),
-        (r"(?<!\\)\\[,:;> ]|~|\\q?quad(?![a-zA-Z])|\\hspace\*?\{[^{}]*\}", " "),
+        (r"\{\s*,\s*\}", ","),
+        (r"\\q?quad(?=[a-zA-Z])", " "),  # "\quadx_{2}": a spacing command glued to the next symbol
+        (r"(?<!\\)\\[,:;> ]|~|\\q?quad(?![a-zA-Z])|\\hspace\*?\{[^{}]*\}|\\(?:thinspace|enspace)(?![a-zA-Z])", " "),
         (r"\\(?:leq?slant|leqq|leq?)(?![a-zA-Z])", r"\\le "),
         (r"\\(?:geq?slant|geqq|geq?)(?![a-zA-Z])", r"\\ge "),
         (r"\\(?:neq?)(?![a-zA-Z])", r"\\ne "),
@@ -50,10 +71,14 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"<=", r"\\le "),
         (r">=", r"\\ge "),
         (r"!=", r"\\ne "),
+        (r"=<", r"\\le "),
+        (r"=>", r"\\ge "),
         (r"\\(?:varnothing|O)(?![a-zA-Z])|\\\{\s*\\\}", r"\\emptyset"),
         (r"\\lbrace(?![a-zA-Z])", r"\\{"),
         (r"\\rbrace(?![a-zA-Z])", r"\\}"),
         (r"\\(?:lvert|rvert|vert)(?![a-zA-Z])", "|"),
+        (r"\\(?:lVert|rVert|Vert)(?![a-zA-Z])", "||"),
+        (r"\\colon(?![a-zA-Z])", ":"),
         (r"\\(?:infin|inf)(?![a-zA-Z])|\binfinity\b", r"\\infty"),
         (r"\+\s*\\infty", r"\\infty"),
         (r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\degree(?![a-zA-Z])|\^\s*\{\s*o\s*\}", r"^\\circ"),
@@ -62,8 +87,14 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\\frac\s*(\d)\s*\{", r"\\frac{\1}{"),
         (r"\\frac\s*(\{[^{}]*\})\s*(\d)", r"\\frac\1{\2}"),
         (r"\\sqrt\s*([0-9a-zA-Z])", r"\\sqrt{\1}"),
-        (r"\\(?:dots|ldots|cdots)(?![a-zA-Z])", r"\\dots"),
-        (r"\\(?:mathbf|boldsymbol|bm|mathit|mathsf|mathbb|mathcal)\s*\{([^{}]*)\}", r"\1"),
+        (r"\\(?:dots|ldots|cdots|dotsc|dotsb)(?![a-zA-Z])|\.\.\.|…", r"\\dots "),
+        (r"\\(?:mathbf|boldsymbol|bm|mathit|mathsf|mathcal|mathscr|pmb)\s*\{([^{}]*)\}", r"\1"),
+        (r"\\mathbb\s*\{\s*R\s*\}|\\R(?![a-zA-Z])", r"\\mathbb{R}"),
+        (r"\\mathbb\s*\{\s*([^R{}\s][^{}]*)\}", r" \1"),
+        (r"\\text\s*\{\s*\}", ""),
+        (r"\\(?:mathrm|text|textrm|operatorname)\s*\{\s*([ei])\s*\}", r"\1"),
+        (r"\\(?:a|arc)(sin|cos|tan|sec|csc|cot)(?![a-zA-Z])", r"\\arc\1"),
+        (r"\\operatorname\s*\{\s*(arcsin|arccos|arctan|sinh|cosh|tanh|lcm|gcd|sgn)\s*\}", r"\\\1"),
     )
 )
 
@@ -73,58 +104,71 @@ TEXT_COMMANDS = (
     "textnormal",
     "textbf",
     "textit",
+    "textsf",
+    "texttt",
     "mbox",
     "mathrm",
+    "mathit",
     "operatorname",
     "hbox",
 )
+_TEXT_ALT = "|".join(TEXT_COMMANDS)
 _KEEP_WORDS = frozenset(
     """and or am pm a.m p.m sin cos tan cot sec csc log ln exp sqrt pi mod true false
     yes no none odd even neither undefined infty""".split()
 )
 _UNIT_GROUP_RE = re.compile(
-    r"^(?P<core>.*?)\s*\\(?:text|textrm|mbox|mathrm|hbox)\s*\{(?P<unit>[^{}]*)\}\s*(?:\^\s*\{?\d\}?)?$"
+    r"^(?P<core>.*?)(?P<chain>(?:\s*(?:/|\\cdot|\\times)?\s*\\(?:" + _TEXT_ALT
+    + r")\s*\{[^{}]*\}\s*(?:\^\s*\{?-?\d\}?)?)+)$"
 )
+_UNIT_WORD_RE = re.compile(r"\\(?:" + _TEXT_ALT + r")\s*\{([^{}]*)\}")
+_LABEL_PREFIX_RE = re.compile(r"^[a-z][a-z ]{2,20}:\s*(?=[-\d\\(])")
 _UNIT_POWER_RE = re.compile(r"\^\s*\{?\d\}?$")
 _PMOD_RE = re.compile(r"\s*(?:\(\s*)?\\(?:pmod\s*\{[^{}]*\}|bmod\s*\S+|mod\s*\S+)(?:\s*\))?\s*$")
 _THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?:[, ]\d{3})+(?:\.\d+)?$")
-_PERCENT_RE = re.compile(r"\s*(?:\\%|%|\\text\{\s*\\?%\s*\}|\s+percent|\\percent)\s*$")
+_PERCENT_RE = re.compile(
+    r"\s*(?:\\%|%|\\(?:text|mbox|mathrm)\{\s*\\?%\s*\}|\s*\\(?:text|mbox|mathrm)\{\s*(?:percent|pct)\s*\}"
+    r"|\s+(?:percent(?:age)?|per\s*cent|pct)\.?|\\percent)\s*$"
+)
+_CURRENCY_WORDS_RE = re.compile(r"^(?:US|USD|Rs\.?|INR|EUR|GBP|CNY|RMB)\s*(?=[\d\\-])")
+_ORDINAL_RE = re.compile(
+    r"^(?P<n>-?\d+)\s*(?:\^\s*\{?\s*(?:\\text\s*\{\s*)?(?:st|nd|rd|th)\s*\}?\s*\}?|\\(?:" + _TEXT_ALT
+    + r")\s*\{\s*(?:st|nd|rd|th)\b[^{}]*\}|(?:st|nd|rd|th)\b(?:\s+[a-zA-Z]+)?)$"
+)
+_LEADING_FILLER_RE = re.compile(
+    r"^\\(?:" + _TEXT_ALT + r")\s*\{\s*(?:only|just|exactly|about|approximately|approx\.?|around|roughly|"
+    r"total(?: of)?|the answer is|answer:?|final answer:?|so|thus|hence|therefore)\s*:?\s*\}\s*"
+)
 
 
 def normalize(text: str) -> str:
     """Meaning-preserving rewrite of an answer string (see the module docstring)."""
-    s = halfwidth(text).strip()
+    s = repair(halfwidth(text)).strip()
     for src, dst in _UNICODE.items():
         if src in s:
             s = s.replace(src, dst)
     s = _strip_wrappers(s)
+    if "$" in s.replace("\\$", ""):
+        # "$21, 16$ or $11$", "$28$ percent": math delimiters inside the answer, not dollars.
+        s = re.sub(r"(?<!\\)\$+", " ", s).strip()
     for pattern, repl in _REWRITES:
         s = pattern.sub(repl, s)
     s = _strip_wrappers(s)
-    s = _REPEATING_RE.sub(_repeating_to_fraction, s)
+    s = rewrite_number_notation(s)
     return _compact_spaces(s)
 
 
-_REPEATING_RE = re.compile(r"(?<![\d.])(\d*)\.(\d*)\\overline\{(\d{1,12})\}")
-
-
-def _repeating_to_fraction(m: re.Match[str]) -> str:
-    """0.1\\overline{6} -> \\frac{1}{6}: a repeating decimal is an exact rational."""
-    whole, fixed, period = m.group(1) or "0", m.group(2), m.group(3)
-    num = int(whole + fixed + period) - int(whole + fixed)
-    den = (10 ** len(period) - 1) * 10 ** len(fixed)
-    return f"\\frac{{{num}}}{{{den}}}"
-
-
 def _strip_wrappers(s: str) -> str:
-    """Drop what encloses the whole answer: $...$, \\(...\\), \\[...\\], \\boxed{...}, {...}."""
+    """Drop what encloses the whole answer: $...$, \\(...\\), \\[...\\], \\boxed{...}, {...}, quotes."""
     for _ in range(10):
         before = s
         s = s.strip().rstrip(".").strip()
+        if len(s) > 1 and s[0] == s[-1] and s[0] in "\"'`" or s.startswith("**") and s.endswith("**"):
+            s = s.strip("\"'`*").strip()
         for opener, closer in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
             if len(s) > len(opener) + len(closer) - 1 and s.startswith(opener) and s.endswith(closer):
                 inner = s[len(opener) : -len(closer)]
-                if opener == "$" and "$" in inner:
+                if opener == "$" and "$" in inner.replace("\\$", ""):
                     continue
                 s = inner.strip()
         boxes = find_boxes(s)
@@ -156,21 +200,30 @@ class Decorated:
 
 
 def strip_decorations(text: str) -> Decorated:
-    """Remove units, currency, degree signs, ``\\pmod`` and a trailing percent sign from one value."""
+    """Remove units, currency, degree signs, ``\\pmod``, a trailing percent sign, filler words."""
     s = text.strip()
     percent = degrees = False
     for _ in range(6):
         before = s
-        s = _PMOD_RE.sub("", s).strip()
+        s = _LEADING_FILLER_RE.sub("", s).strip()
+        m = _PMOD_RE.search(s)
+        if m and _plain_number(s[: m.start()]):
+            s = s[: m.start()].strip()  # "3 \pmod{7}": the residue is the answer
         m = _PERCENT_RE.search(s)
         if m and m.start() > 0:
             s = s[: m.start()].strip()
             percent = True
-        s = re.sub(r"^\\?\$\s*|^(?:US)?\\text\{\s*\\?\$\s*\}\s*", "", s).strip()
+        s = re.sub(r"^\\?\$\s*|^(?:US)?\\(?:text|mbox)\{\s*\\?\$\s*\}\s*", "", s).strip()
+        s = _CURRENCY_WORDS_RE.sub("", s)
         s = re.sub(r"^-\\?\$\s*", "-", s)
+        s = re.sub(r"(?<=\d)\s*\\?\$$", "", s)  # "220 $": a trailing currency sign
         m = _UNIT_GROUP_RE.match(s)
-        if m and _has_value(m.group("core")) and _is_unit(m.group("unit")):
-            s = m.group("core").strip()
+        if m and _has_value(m.group("core")) and all(map(_is_unit, _UNIT_WORD_RE.findall(m.group("chain")))):
+            s = m.group("core").strip()  # "5 \text{ cm}^2", "6 \mathrm{ft} / \mathrm{s}"
+        s = _LABEL_PREFIX_RE.sub("", s)  # "length: 5/2": a word label before the value
+        m = _ORDINAL_RE.match(s)
+        if m:
+            s = m.group("n")
         core, words = _trailing_words(s)
         if words and core[-1:] in "0123456789}).]" and _has_value(core) and all(map(_is_unit, words)):
             s = core.strip()
@@ -190,7 +243,7 @@ def strip_decorations(text: str) -> Decorated:
 
 
 def _trailing_words(s: str) -> tuple[str, list[str]]:
-    """Split "16 square feet" into ("16", ["square", "feet"]), "5 cm^2" into ("5", ["cm"]).
+    """Split "16 square feet" into ("16", ["square", "feet"]), "5 cm^2" into ("5", ["cm"]), "12days".
 
     A backwards scan rather than a regex: nested quantifiers over words backtrack exponentially
     on long letter runs, and this runs on untrusted text.
@@ -204,13 +257,20 @@ def _trailing_words(s: str) -> tuple[str, list[str]]:
         start -= 1
     tail = s[start:end]
     words = [w for w in re.split(r"[\s/]+", tail) if w]
-    # Only words set off by a space, and only word-like ones: "4abc" and "2 xy" are products.
-    if not tail.startswith(" ") or not words or not all(map(_is_unit_word, words)):
+    if not words or not all(map(_is_unit_word, words)):
         return s, []
+    if not tail.startswith(" "):
+        # Glued to the number ("12days", "5cm"): only a word-like unit of 2+ letters after digits,
+        # so "4abc" and "2x" stay products.
+        glued = words[0]
+        if not (s[:start][-1:].isdigit() and (glued.lower() in _UNIT_ABBREVIATIONS or len(glued) >= 4)):
+            return s, []
     return s[:start].rstrip(), words
 
 
-_UNIT_ABBREVIATIONS = frozenset("cm mm km kg mg ml ft hr hrs sq mph kph lb lbs oz yd qt gal sec min".split())
+_UNIT_ABBREVIATIONS = frozenset(
+    "cm mm km kg mg ml ft hr hrs sq mph kph lb lbs oz yd qt gal sec min m2 cm2 km2 in pct yrs mins secs".split()
+)
 
 
 def _is_unit_word(word: str) -> bool:

@@ -9,7 +9,11 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from .limits import DEFAULT_TIMEOUT
+
 STATUSES = ("correct", "incorrect", "no_answer", "unparsable", "timeout")
+# Extraction.status: "ok", or why the response has no final answer (each grades as no_answer).
+EXTRACTION_STATUSES = ("ok", "unclosed_think", "truncated", "looping")
 ANSWER_TYPES = ("auto", "number", "integer", "choice", "text", "expression", "multi_blank")
 
 
@@ -70,7 +74,10 @@ class GraderOptions:
         pred, "choice" compares option letters, "text" compares normalised strings only,
         "expression" skips list/set splitting, "multi_blank" splits both sides into blanks.
     unordered: blanks of a multi-blank answer (``;``, "and", or commas under multi_blank) may
-        come in any order. Bare comma lists (``-2, 1``) and sets are always unordered.
+        come in any order. Bare comma lists (``-2, 1``) and sets are unordered unless `ordered`.
+    ordered: a bare comma list in the gold is a sequence whose order matters (the values of
+        T(1), T(2), T(3); "in increasing order"). The task's metadata sets it; `equivalent`'s
+        `question=` keyword also turns it on when the question says so.
     timeout: seconds allowed for one comparison's symbolic step (sympy in a worker process).
     integer_exact: compare integer-valued golds exactly (counts, AIME answers). Tasks whose golds
         are measured quantities (OCW: `6630`, `4.5e33`) set it false so `rel_tol` applies to every
@@ -81,7 +88,8 @@ class GraderOptions:
     percent_compat: bool = False
     answer_type: str = "auto"
     unordered: bool = False
-    timeout: float = 5.0
+    ordered: bool = False
+    timeout: float = DEFAULT_TIMEOUT
     integer_exact: bool = True
 
     def __post_init__(self) -> None:
@@ -100,6 +108,8 @@ class GraderOptions:
             raise ValueError(f"grader option 'rel_tol' must be in [0, 1), got {self.rel_tol}")
         if self.timeout <= 0:
             raise ValueError(f"grader option 'timeout' must be positive, got {self.timeout}")
+        if self.ordered and self.unordered:
+            raise ValueError("grader options 'ordered' and 'unordered' exclude each other")
         if self.answer_type not in ANSWER_TYPES:
             raise ValueError(
                 f"grader option 'answer_type' must be one of {', '.join(ANSWER_TYPES)}; "
@@ -131,6 +141,7 @@ _FIELD_TYPES: dict[str, type] = {
     "percent_compat": bool,
     "answer_type": str,
     "unordered": bool,
+    "ordered": bool,
     "timeout": float,
     "integer_exact": bool,
 }
@@ -149,6 +160,7 @@ def resolve_options(options: GraderOptions | None = None, **overrides: Any) -> G
 __all__ = [
     "ANSWER_TYPES",
     "DEFAULT_OPTIONS",
+    "EXTRACTION_STATUSES",
     "STATUSES",
     "Extraction",
     "GraderOptions",

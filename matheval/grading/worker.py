@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-STARTUP_TIMEOUT = 60.0  # importing sympy on a loaded 2-core machine; not charged to a comparison
-_SCRIPT = Path(__file__).with_name("_sympy_worker.py")
+from .limits import STARTUP_TIMEOUT, WORKER_LIMITS
+
+_SCRIPT = Path(__file__).with_name("sympy_worker.py")
 _ids = itertools.count(1)
 # -P (3.11+): do not put the script's folder first on sys.path, where sibling modules could
 # shadow the standard library.
@@ -36,7 +37,7 @@ class WorkerError(RuntimeError):
 class _Worker:
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable or "python3", *_FLAGS, str(_SCRIPT)],
+            [sys.executable or "python3", *_FLAGS, str(_SCRIPT), json.dumps(WORKER_LIMITS)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
