@@ -3,6 +3,10 @@
     python bench/grader.py [--data ../shared/data/outputs] [--qwen] [--show N]
 
 Datasets (labels are what a correct answer-level grader should say):
+- dev / dev-core: ../shared/data/grader_dev/cases.jsonl, 318 (gold, pred, expected) cases from the
+  grader tests of Math-Verify, lighteval and open-r1 (its README); "core" leaves out the 19 tagged
+  disputed. Scored exactly as the project's harness does: `matheval.verify(gold, pred)`, and
+  Math-Verify as its README's baseline: `verify(parse(gold), parse(pred))`.
 - minerva: the 219 Minerva MATH samples of the sample explorer; gold = last \\boxed{} of the
   reference solution, response = the full model output, label = human verdict Correct or
   False Positive (right final answer) vs Incorrect.
@@ -35,7 +39,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from matheval.grading import equivalent, grade, warm_up  # noqa: E402
+from matheval.grading import equivalent, grade, verify, warm_up  # noqa: E402
 from matheval.grading.latex import find_boxes  # noqa: E402
 
 
@@ -60,6 +64,15 @@ def load_minerva(data: Path) -> list[Item]:
     return items
 
 
+def load_dev(data: Path) -> tuple[list[Item], list[Item]]:
+    """(all, core) cases of the grader dev set; core leaves out the cases tagged disputed."""
+    path = data.parent / "grader_dev" / "cases.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    items = [Item(r["gold"], r["pred"], bool(r["expected"]), {}, r["id"]) for r in rows]
+    core = [i for i, r in zip(items, rows, strict=True) if "disputed" not in r.get("tags", [])]
+    return items, core
+
+
 def load_golden() -> list[Item]:
     path = REPO / "tests" / "data" / "grading_cases.jsonl"
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -68,7 +81,7 @@ def load_golden() -> list[Item]:
     return [
         Item(r["gold"], r["pred"], r["expected"], {}, f"golden#{i}")
         for i, r in enumerate(rows)
-        if not r.get("options")
+        if not r.get("options") and not r.get("question")
     ]
 
 
@@ -91,6 +104,10 @@ def matheval_response(item: Item) -> bool:
 
 def matheval_bare(item: Item) -> bool:
     return equivalent(item.gold, item.text, **item.options).correct
+
+
+def matheval_verify(item: Item) -> bool:
+    return verify(item.gold, item.text)
 
 
 def _mv():
@@ -186,7 +203,8 @@ def main() -> None:
     import logging
 
     logging.disable(logging.CRITICAL)  # Math-Verify logs every timeout and parse failure
-    datasets = {"minerva": load_minerva(args.data), "golden": load_golden()}
+    dev_all, dev_core = load_dev(args.data)
+    datasets = {"dev": dev_all, "minerva": load_minerva(args.data), "golden": load_golden()}
     if args.qwen:
         datasets["qwen"] = load_qwen(args.data)
 
@@ -196,6 +214,7 @@ def main() -> None:
     mathverify_response(Item(r"\frac{1}{2}", r"so $\boxed{0.5}$", True, {}, "warm"))
 
     plan = {
+        "dev": [("matheval", matheval_verify), ("math-verify", mathverify_bare)],
         "minerva": [("matheval", matheval_response), ("math-verify", mathverify_response)],
         "golden": [
             ("matheval", matheval_bare),
@@ -209,6 +228,11 @@ def main() -> None:
         for grader, fn in plan[name]:
             out = run(fn, items)
             results.append(score(name, grader, items, out))
+            if name == "dev":
+                keep = {i.name for i in dev_core}
+                picked = [k for k, i in enumerate(items) if i.name in keep]
+                core_out = ([out[0][k] for k in picked], [out[1][k] for k in picked], out[2])
+                results.append(score("dev-core", grader, dev_core, core_out))
             if name == "qwen":
                 fixed = [dataclasses.replace(i, label=QWEN_LABEL_FIXES.get(i.name, i.label)) for i in items]
                 results.append(score("qwen-fix", grader, fixed, out))
@@ -229,7 +253,7 @@ def main() -> None:
             f"{r.mean_ms:8.2f} {r.p99_ms:8.2f}{extra}"
         )
     print()
-    for name in datasets:
+    for name in [*datasets, "dev-core"]:
         rows = [r for r in results if r.dataset == name]
         base = next(r for r in rows if r.grader == "matheval")
         for other in rows:
