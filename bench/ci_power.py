@@ -39,12 +39,19 @@ PY = sys.executable
 
 # The extraction bug, as a developer could write it: the "last number" fallback takes the first.
 FIRST_NUMBER_PATCH = """
+import re
 import sys
 import matheval.grading.extract as E
-def _first_number(text):
-    m = E._NUMBER_RE.search(text)
-    return None if m is None else E._make(m.group(0), "last_number", m.start(), m.end())
-E._last_number = _first_number
+fallback = sys.modules.get("matheval.grading.fallback", E)
+pattern = getattr(fallback, "NUMBER_RE", None) or re.compile(r"-?\\d+(?:\\.\\d+)?")
+make = getattr(fallback, "make", None) or getattr(E, "_make")
+def first_number(text, *args, **kwargs):
+    m = pattern.search(text)
+    return None if m is None else make(m.group(0), "last_number", m.start(), m.end())
+patched = [n for n in ("last_number", "last_candidate", "_last_number") if hasattr(E, n)]
+assert patched, "no last-number fallback found to break"
+for name in patched:
+    setattr(E, name, first_number)
 from matheval.cli import main
 sys.exit(main(sys.argv[1:]))
 """

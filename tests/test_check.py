@@ -294,3 +294,20 @@ def test_json_format_is_machine_readable(tmp_path, suite):
     assert doc["missing"][0]["task"] == "asdiv" and doc["missing"][0]["count"] == 1
     assert {c["verdict"] for c in doc["cells"]} == {"ok"}
     assert doc["alpha_cell"] == pytest.approx(0.05 / 8)
+
+
+def test_fingerprint_keys_of_the_run_config_are_classified():
+    """The keys `RunConfig.fingerprint` records: which block a comparison, which are shown."""
+    from matheval.comparable import differences
+
+    base = {**FP, "prompt_style": "chat", "limit": 250, "data_sha256": "d" * 64,
+            "grading": {"extractor": "auto", "options": {"rel_tol": 1e-4}}}
+    changed = {"prompt_style": "raw", "data_sha256": "e" * 64,
+               "grading": {"extractor": "boxed", "options": {"rel_tol": 1e-4}}}
+    by_design = {"limit": 300, "model": "ckpt", "model_sha": "x", "matheval_version": "9", "grader_version": "9",
+                 "backend": "openai", "engine_version": "y", "batch_invariant": False}
+    diffs = differences("asdiv", base, {**base, **changed, **by_design})
+    assert {d.key for d in diffs if d.blocking} == {"prompt_style", "data_sha256", "grading.extractor"}
+    assert {d.key for d in diffs if not d.blocking} == set(by_design)
+    gained = differences("asdiv", base, {**base, "new_field": 1})
+    assert [(d.key, d.blocking) for d in gained] == [("new_field", False)]  # recorded by one side only
