@@ -1,6 +1,6 @@
 """Throughput of matheval.reward against Math-Verify called the way TRL calls it, in one run.
 
-    python bench/reward.py [--data ../shared/data/outputs] [--mix 10000] [--timeout 10] [--batch 256]
+    python bench/reward.py [--data $MATHEVAL_DATA_DIR/outputs] [--mix 10000] [--timeout 10] [--batch 256]
 
 Datasets (gold = the dataset's full reference solution, as TRL passes its `solution` column):
 - qwen: the 800 Qwen2.5-Math responses of the MATH 100x8 example (gold: `solution`).
@@ -26,6 +26,7 @@ import argparse
 import collections
 import json
 import logging
+import os
 import random
 import sys
 import time
@@ -115,7 +116,8 @@ def run(pairs: list[Pair], contestants: dict, size: int) -> dict[str, dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "outputs")
+    data = Path(os.environ.get("MATHEVAL_DATA_DIR") or REPO.parent / "shared" / "data")
+    ap.add_argument("--data", type=Path, default=data / "outputs")
     ap.add_argument("--mix", type=int, default=10000, help="size of the mixed sample (0: skip)")
     ap.add_argument("--timeout", type=float, default=10.0, help="matheval's hard deadline per sample, s")
     ap.add_argument("--batch", type=int, default=256)

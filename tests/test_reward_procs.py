@@ -48,7 +48,7 @@ def sympy_members(pgids: list[int]) -> list[int]:
     for pid, _ in group_members(pgids):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                if b"_sympy_worker" in fh.read():
+                if b"sympy_worker" in fh.read():
                     found.append(pid)
         except OSError:
             pass
@@ -202,7 +202,7 @@ def test_reward_batch_inside_a_ray_actor():
                 return [s.to_dict() for s in reward_batch(golds, texts, timeout=timeout)]
 
         actor = Scorer.remote()
-        out = ray.get(actor.score.remote(["18", "18", "420"], ["#### 18", r"\boxed{17}", SLOW], 2.0), timeout=180)
+        out = ray.get(actor.score.remote(["18", "18", "420"], [r"\boxed{18}", r"\boxed{17}", SLOW], 2.0), timeout=180)
         assert [d["status"] for d in out] == ["correct", "incorrect", "timeout"]
     finally:
         ray.shutdown()

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import pytest
 
-from matheval.grading import GraderOptions, check_gold, verify
+from matheval.grading import check_gold, verify
 from matheval.importers import IMPORTERS
-from matheval.rescore import make_plan, regrade
-from matheval.reward import DEFAULT, RewardSpec, reward_batch, spec_for
+from matheval.rescore import import_config, regrade
+from matheval.resolve import GradingSpec
+from matheval.reward import DEFAULT, reward_batch, spec_for
+from matheval.reward.spec import from_grading
 from matheval.tasks import PromptStyle, load_task
 
 SETS = [
@@ -26,14 +28,14 @@ SETS = [
 
 def _released(data_dir, fmt: str, rel: str):
     importer, task_name = IMPORTERS[fmt]
-    imp = max(importer(data_dir / "outputs" / rel, task_name), key=lambda i: len(i.results))
-    task = load_task(imp.task)
-    plan = make_plan(task, f"import:{fmt}", PromptStyle(template="(imported)", extractor=imp.extractor), task.grader)
-    results = regrade(imp.results, plan)
+    path = data_dir / "outputs" / rel
+    imp = max(importer(path, task_name), key=lambda i: len(i.results))
+    # Exactly what `matheval rescore PATH` does for an import (rescore.rescore_import).
+    grading = GradingSpec.for_task(load_task(imp.task), PromptStyle(template="(imported)", extractor=imp.extractor))
+    tc = import_config(imp, fmt, path, grading, "unused", "unused", {}).tasks[0]
+    results = regrade(imp.results, tc)
     rows = [(r.gold, c.text, v) for r in results for c, v in zip(r.completions, r.verdicts, strict=True)]
-    spec = RewardSpec(imp.task, imp.extractor, GraderOptions.from_dict(task.grader),
-                      tuple(sorted((k, str(v)) for k, v in task.extract.items())))
-    return rows, spec
+    return rows, from_grading(imp.task, grading)
 
 
 @pytest.mark.parametrize(("fmt", "rel", "size"), SETS, ids=[s[0] for s in SETS])
@@ -47,10 +49,10 @@ def test_reward_equals_the_pipeline_verdict(data_dir, fmt, rel, size):
             assert check_gold(gold, **spec.options.__dict__) is not None
             bad += 1
             continue
-        assert (s.correct, s.status) == (verdict["correct"], verdict["status"]), (gold, s, verdict)
+        assert (s.correct, s.status) == (verdict.correct, verdict.status), (gold, s, verdict)
     assert bad <= size // 100
     correct = sum(s.correct for s in scores)
-    assert correct == sum(v["correct"] for g, _, v in rows if check_gold(g, **spec.options.__dict__) is None)
+    assert correct == sum(v.correct for g, _, v in rows if check_gold(g, **spec.options.__dict__) is None)
 
 
 @pytest.mark.parametrize(("fmt", "rel", "size"), SETS[:3], ids=[s[0] for s in SETS[:3]])
@@ -71,5 +73,5 @@ def test_task_spec_reward_equals_the_chat_style_grade(data_dir):
     scores = reward_batch([g for g, _, _ in rows], [t for _, t, _ in rows], task="lighteval/MATH")
     spec = spec_for("lighteval/MATH")
     assert spec.style == "auto"
-    agree = sum(s.correct == v["correct"] for (_, _, v), s in zip(rows, scores, strict=True))
+    agree = sum(s.correct == v.correct for (_, _, v), s in zip(rows, scores, strict=True))
     assert agree == len(rows)  # the import's extractor is auto too

@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from matheval.grading import Extraction, GraderOptions, Verdict, check_gold, equivalent, extract_answer, grade
+from matheval.grading import Extraction, GraderOptions, Verdict, check_gold, extract_answer, grade, verify
 
 from .spec import RewardSpec, prepare_gold
 
 # The grader's statuses plus the reward's own: "bad_gold" (the reference answer is empty or does
 # not parse: no reward, never 1.0) and "error" (the worker raised or died on this response).
 STATUSES = ("correct", "incorrect", "no_answer", "unparsable", "timeout", "bad_gold", "error")
-_BARE_ANSWER_CHARS = 200  # verify(): a response this short may be a bare answer, compared whole
 
 
 @dataclass(frozen=True)
@@ -68,8 +67,10 @@ def score_one(spec: RewardSpec, raw_gold: Any, response: Any, options: GraderOpt
         extraction, verdict = _verify_rule(gold, text, opts)
     else:
         extraction, verdict = grade(gold, text, style=spec.style, options=opts, **dict(spec.extract))
-    answer = extraction.answer if extraction is not None and extraction.status == "ok" else None
-    return Score(verdict.correct, verdict.status, verdict.rule, answer, gold, _formatted(spec, text), verdict.detail)
+    ok = extraction is not None and extraction.status == "ok"
+    answer = extraction.answer if ok else None
+    formatted = _formatted(spec, text, extraction if ok else None)
+    return Score(verdict.correct, verdict.status, verdict.rule, answer, gold, formatted, verdict.detail)
 
 
 @lru_cache(maxsize=8192)
@@ -77,25 +78,35 @@ def _gold_problem(gold: str | None, opts: GraderOptions) -> str | None:
     # Golds repeat num_generations times per prompt: checked once per worker.
     if gold is None:
         return "empty gold answer"
-    return check_gold(gold, **dataclasses.asdict(opts))
+    return check_gold(gold, **_as_kwargs(opts))
 
 
 def _verify_rule(gold: str, text: str, opts: GraderOptions) -> tuple[Extraction | None, Verdict]:
-    """`matheval.verify`'s decision, with the verdict it rests on (verify itself returns a bool)."""
-    extraction = extract_answer(text, "auto")
-    if extraction is not None and extraction.status != "ok":
-        return extraction, Verdict(False, "no_answer", "none", gold, None, extraction.status)
-    if extraction is not None and extraction.method != "last_number":
-        return extraction, equivalent(gold, extraction.answer, opts)
-    if len(text) <= _BARE_ANSWER_CHARS:
-        whole = equivalent(gold, text, opts)
-        if whole.correct:
-            return Extraction(text.strip(), (text.strip(),), "whole", (0, len(text))), whole
-    if extraction is None:
-        return None, Verdict(False, "no_answer", "none", gold, None, "no answer found")
-    return extraction, equivalent(gold, extraction.answer, opts)
+    """`matheval.verify` decides (its rule lives there, once); `grade` in the auto style explains
+    the decision with an extraction and a verdict. Where verify reads the response otherwise (a
+    bare answer compared whole, an option letter), the verdict says so with rule "verify"."""
+    correct = verify(gold, text, **_as_kwargs(opts))
+    extraction, verdict = grade(gold, text, style="auto", options=opts)
+    if verdict.correct == correct:
+        return extraction, verdict
+    if correct:
+        whole = Extraction(text.strip(), (text.strip(),), "verify", (0, len(text)))
+        return whole, Verdict(True, "correct", "verify", verdict.gold_norm, text.strip()[:200], "verify() accepts it")
+    why = "verify() rejects it"
+    return extraction, Verdict(False, "incorrect", "verify", verdict.gold_norm, verdict.pred_norm, why)
 
 
-def _formatted(spec: RewardSpec, text: str) -> bool:
+@lru_cache(maxsize=64)
+def _as_kwargs(opts: GraderOptions) -> dict[str, Any]:
+    return dataclasses.asdict(opts)
+
+
+def _formatted(spec: RewardSpec, text: str, extraction: Extraction | None) -> bool:
+    if spec.format_style == "boxed":
+        # Extraction is most of a sample's cost: skip the second pass when the first one decides.
+        if text.isascii() and "\\boxed" not in text and "\\fbox" not in text:
+            return False  # (non-ASCII text may hold full-width forms the extractor folds)
+        if extraction is not None and extraction.method == "boxed":
+            return True
     found = extract_answer(text, spec.format_style, **dict(spec.extract)) if text else None
     return found is not None and found.status == "ok"

@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from matheval import hooks
@@ -35,7 +35,7 @@ class RewardSpec:
     task: str | None = None
     style: str | None = None
     options: GraderOptions = field(default_factory=GraderOptions)
-    extract: tuple[tuple[str, str], ...] = ()
+    extract: tuple[tuple[str, Any], ...] = ()  # options of the extraction style
     format_style: str = "boxed"
 
     def __post_init__(self) -> None:
@@ -114,18 +114,20 @@ def spec_for(source: str | None, prompt_style: str | None = None) -> RewardSpec:
     if task_name is None:
         log.warning("matheval.reward: data source %r is not a matheval task; grading like verify()", source)
         return DEFAULT
+    from matheval.resolve import GradingSpec
     from matheval.tasks import load_task
 
     task = load_task(task_name)
     if prompt_style is None:
         prompt_style = "chat" if "chat" in task.prompts else (task.default_style or next(iter(task.prompts)))
-    style = task.style(prompt_style)
-    try:
-        options = GraderOptions.from_dict(task.grader)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"task '{task_name}': grader: {exc}") from exc
-    extract = tuple(sorted((k, str(v)) for k, v in task.extract.items()))
-    return RewardSpec(task=task_name, style=style.extractor, options=options, extract=extract)
+    grading = GradingSpec.for_task(task, task.style(prompt_style))  # what an evaluation run resolves
+    return from_grading(task_name, grading)
+
+
+def from_grading(task: str | None, grading: Any) -> RewardSpec:
+    """The reward spec of a pipeline `matheval.resolve.GradingSpec` (its extractor, extract and grader)."""
+    extract = tuple(sorted((k, v) for k, v in grading.extract.items()))
+    return RewardSpec(task=task, style=grading.extractor, options=grading.grader, extract=extract)
 
 
 _HASHES = re.compile(r"####\s*\S")
@@ -141,11 +143,15 @@ def prepare_gold(raw: Any) -> str | None:
     if raw is None or isinstance(raw, bool):
         return None
     if isinstance(raw, float):
-        text = str(int(raw)) if raw.is_integer() else repr(raw)
-    elif isinstance(raw, (list, tuple)):
-        text = ", ".join(str(g) for g in raw)
-    else:
-        text = str(raw)
+        return _prepare_text(str(int(raw)) if raw.is_integer() else repr(raw))
+    if isinstance(raw, (list, tuple)):
+        return _prepare_text(", ".join(str(g) for g in raw))
+    return _prepare_text(str(raw))
+
+
+@lru_cache(maxsize=4096)
+def _prepare_text(text: str) -> str | None:
+    # A gold repeats once per generation of its prompt: solutions are reduced once.
     text = text.strip()
     if not text:
         return None
