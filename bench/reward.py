@@ -1,6 +1,6 @@
 """Throughput of matheval.reward against Math-Verify called the way TRL calls it, in one run.
 
-    python bench/reward.py [--data $MATHEVAL_DATA_DIR/outputs] [--mix 10000] [--timeout 10] [--batch 256]
+    python bench/reward.py [--data $MATHEVAL_DATA_DIR/outputs] [--mix 10000] [--timeouts 10,2] [--batch 256]
 
 Datasets (gold = the dataset's full reference solution, as TRL passes its `solution` column):
 - qwen: the 800 Qwen2.5-Math responses of the MATH 100x8 example (gold: `solution`).
@@ -11,7 +11,7 @@ Datasets (gold = the dataset's full reference solution, as TRL passes its `solut
 
 Contestants, timed batch by batch in turn on the same batches of --batch pairs (the machine is
 shared, so a load swing hits all of them alike):
-- matheval-wN: `RewardPool(N).score` (task "math", the hard per-sample deadline --timeout on),
+- matheval-wN-tT: `RewardPool(N).score` (task "math", the hard per-sample deadline T s on),
   on fresh worker processes started before the clock starts.
 - math-verify: `trl.rewards.accuracy_reward` (Math-Verify's parse + verify, TRL 1.16.0) in the
   main thread, where its signal-based timeouts are active.
@@ -119,7 +119,7 @@ def main() -> None:
     data = Path(os.environ.get("MATHEVAL_DATA_DIR") or REPO.parent / "shared" / "data")
     ap.add_argument("--data", type=Path, default=data / "outputs")
     ap.add_argument("--mix", type=int, default=10000, help="size of the mixed sample (0: skip)")
-    ap.add_argument("--timeout", type=float, default=10.0, help="matheval's hard deadline per sample, s")
+    ap.add_argument("--timeouts", default="10,2", help="matheval's hard deadlines per sample to run, s")
     ap.add_argument("--batch", type=int, default=256)
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
@@ -131,13 +131,15 @@ def main() -> None:
     from trl.rewards import accuracy_reward  # import and ANTLR warm-up are not per-answer costs
 
     accuracy_reward([[{"content": r"\boxed{1}"}]], [r"\boxed{1}"])
-    print(f"batch {args.batch}, matheval hard deadline {args.timeout:g} s per sample\n")
-    print(f"{'dataset':8s} {'grader':12s} {'n':>6s} {'answers/s':>10s} {'p99 s/batch':>12s} {'max s':>7s} "
+    timeouts = [float(t) for t in args.timeouts.split(",")]
+    print(f"batch {args.batch}; matheval-wN-tT: N worker processes, hard deadline T s per sample\n")
+    print(f"{'dataset':8s} {'grader':16s} {'n':>6s} {'answers/s':>10s} {'p99 s/batch':>12s} {'max s':>7s} "
           f"{'x math-verify':>13s}  verdicts")
     for name, pairs in sets.items():
         contestants = {"math-verify": mathverify}
-        for workers in (1, 2):
-            contestants[f"matheval-w{workers}"] = Matheval(workers, args.timeout)
+        for timeout in timeouts:
+            for workers in (1, 2):
+                contestants[f"matheval-w{workers}-t{timeout:g}"] = Matheval(workers, timeout)
         runs = run(pairs, contestants, args.batch)
         for fn in contestants.values():
             if isinstance(fn, Matheval):
@@ -145,9 +147,9 @@ def main() -> None:
         base = runs["math-verify"]["rate"]
         for grader, r in runs.items():
             verdicts = ", ".join(f"{k} {v}" for k, v in sorted(r["statuses"].items()))
-            print(f"{name:8s} {grader:12s} {len(pairs):6d} {r['rate']:10.0f} {r['p99']:12.3f} {r['max']:7.2f} "
+            print(f"{name:8s} {grader:16s} {len(pairs):6d} {r['rate']:10.0f} {r['p99']:12.3f} {r['max']:7.2f} "
                   f"{r['rate'] / base:13.1f}  {verdicts}")
-        mv, me = runs["math-verify"]["rewards"], runs["matheval-w2"]["rewards"]
+        mv, me = runs["math-verify"]["rewards"], runs[f"matheval-w2-t{timeouts[0]:g}"]["rewards"]
         both = [(a, b) for a, b in zip(mv, me, strict=True) if a is not None and b is not None]
         agree = sum(a == b for a, b in both)
         print(f"{name:8s} rewards agree on {agree}/{len(both)} pairs both scored\n", flush=True)

@@ -273,3 +273,16 @@ def test_spec_travels_to_the_workers_intact():
     assert dataclasses.replace(spec, format_style="auto").format_style == "auto"
     with pytest.raises(UsageError, match="unknown extraction style"):
         RewardSpec(style="boxd")
+
+
+def test_truncated_completions_are_graded_like_evaluation():
+    text = "Let me add: 3 + 4 = 7, and then multiply by"  # cut off by the token limit
+    for flag in (False, True):
+        _, verdict = grade("7", text, style="auto", truncated=flag)
+        (score,) = reward_batch(["7"], [text], task="gsm8k", truncated=[flag])
+        assert (score.correct, score.status) == (verdict.correct, verdict.status)
+    assert reward_batch(["7"], [text], task="gsm8k", truncated=[True])[0].status == "no_answer"
+    reward = make_reward(task="gsm8k", truncated_at=32, no_answer=-0.5)
+    kw = trl_kwargs([text, text], Recorder(), answer=["#### 7"] * 2)
+    kw["completion_ids"] = [[1] * 32, [1] * 12]  # the first hit max_completion_length
+    assert reward(**kw) == [-0.5, 1.0]

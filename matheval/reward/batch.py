@@ -58,6 +58,7 @@ def reward_batch(
     workers: int = DEFAULT_WORKERS,
     timeout: float = DEFAULT_TIMEOUT,
     deadline: float | None = None,
+    truncated: Sequence[bool] | None = None,
 ) -> list[Score]:
     """Score every response against its gold on `workers` killable processes.
 
@@ -65,13 +66,17 @@ def reward_batch(
     None for `verify`'s rule, or a list with one of those per sample. timeout: hard limit per
     sample; a sample that reaches it is `timeout` (wrong) and its worker group is killed.
     deadline: optional limit for the whole call; unfinished samples are then `timeout` too.
+    truncated: per sample, whether the generation hit its token limit (extraction then treats it
+    as an evaluation run does: no last-number fallback on a cut-off response).
     """
     golds, responses = list(golds), list(responses)
     if len(golds) != len(responses):
         raise ValueError(f"got {len(golds)} golds for {len(responses)} responses")
     if not golds:
         return []
-    return pool(workers).score(golds, responses, resolve_specs(task, len(golds)), timeout, deadline)
+    if truncated is not None and len(truncated) != len(golds):
+        raise ValueError(f"got {len(truncated)} truncated flags for {len(golds)} responses")
+    return pool(workers).score(golds, responses, resolve_specs(task, len(golds)), timeout, deadline, truncated)
 
 
 async def reward_batch_async(
@@ -82,10 +87,12 @@ async def reward_batch_async(
     workers: int = DEFAULT_WORKERS,
     timeout: float = DEFAULT_TIMEOUT,
     deadline: float | None = None,
+    truncated: Sequence[bool] | None = None,
 ) -> list[Score]:
     """`reward_batch` for coroutines: the event loop keeps running while the workers grade."""
     return await asyncio.to_thread(
-        reward_batch, golds, responses, task=task, workers=workers, timeout=timeout, deadline=deadline
+        reward_batch, golds, responses, task=task, workers=workers, timeout=timeout, deadline=deadline,
+        truncated=truncated,
     )
 
 

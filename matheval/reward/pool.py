@@ -115,6 +115,7 @@ class RewardPool:
         specs: Sequence[RewardSpec],
         timeout: float,
         deadline: float | None = None,
+        truncated: Sequence[bool] | None = None,
     ) -> list[Score]:
         """One Score per sample, in order, within `timeout` s per sample and `deadline` s in all."""
         if timeout <= 0:
@@ -130,7 +131,7 @@ class RewardPool:
         mine: list[_Slot] = []
 
         def message(chunk: list[int]) -> bytes:
-            items = [[i, keys[i], golds[i], responses[i]] for i in chunk]
+            items = [[i, keys[i], golds[i], responses[i], bool(truncated and truncated[i])] for i in chunk]
             used = {keys[i]: wire[keys[i]] for i in chunk}
             return json.dumps({"budget": budget, "specs": used, "items": items}).encode() + b"\n"
 

@@ -54,8 +54,14 @@ def timeout_score(gold: str | None, seconds: float) -> Score:
     return Score(False, "timeout", "deadline", None, gold, False, f"no verdict within {seconds:g} s (worker killed)")
 
 
-def score_one(spec: RewardSpec, raw_gold: Any, response: Any, options: GraderOptions | None = None) -> Score:
-    """Grade one response; `options` overrides spec.options (the pool lowers the sympy timeout)."""
+def score_one(
+    spec: RewardSpec, raw_gold: Any, response: Any, options: GraderOptions | None = None, truncated: bool = False
+) -> Score:
+    """Grade one response; `options` overrides spec.options (the pool lowers the sympy timeout).
+
+    truncated: the generation hit its token limit, which the extractor treats as evaluation does
+    (no last-number fallback on a cut-off response unless the spec's extract options keep it).
+    """
     opts = options or spec.options
     gold = prepare_gold(raw_gold)
     problem = _gold_problem(gold, opts)
@@ -64,9 +70,10 @@ def score_one(spec: RewardSpec, raw_gold: Any, response: Any, options: GraderOpt
     assert gold is not None
     text = response if isinstance(response, str) else ""
     if spec.style is None:
-        extraction, verdict = _verify_rule(gold, text, opts)
+        extraction, verdict = _verify_rule(gold, text, opts, truncated)
     else:
-        extraction, verdict = grade(gold, text, style=spec.style, options=opts, **dict(spec.extract))
+        extract = {**dict(spec.extract), "truncated": truncated}
+        extraction, verdict = grade(gold, text, style=spec.style, options=opts, **extract)
     ok = extraction is not None and extraction.status == "ok"
     answer = extraction.answer if ok else None
     formatted = _formatted(spec, text, extraction if ok else None)
@@ -81,12 +88,12 @@ def _gold_problem(gold: str | None, opts: GraderOptions) -> str | None:
     return check_gold(gold, **_as_kwargs(opts))
 
 
-def _verify_rule(gold: str, text: str, opts: GraderOptions) -> tuple[Extraction | None, Verdict]:
+def _verify_rule(gold: str, text: str, opts: GraderOptions, truncated: bool) -> tuple[Extraction | None, Verdict]:
     """`matheval.verify` decides (its rule lives there, once); `grade` in the auto style explains
     the decision with an extraction and a verdict. Where verify reads the response otherwise (a
     bare answer compared whole, an option letter), the verdict says so with rule "verify"."""
-    correct = verify(gold, text, **_as_kwargs(opts))
-    extraction, verdict = grade(gold, text, style="auto", options=opts)
+    correct = verify(gold, text, truncated=truncated, **_as_kwargs(opts))
+    extraction, verdict = grade(gold, text, style="auto", options=opts, truncated=truncated)
     if verdict.correct == correct:
         return extraction, verdict
     if correct:

@@ -57,6 +57,8 @@ class MathevalReward:
     correct / wrong / no_answer: the reward of a correct, a wrong (incorrect, unparsable, timeout)
         and an answerless completion. An empty or unparsable gold always gives None.
     format_reward: added when the completion gives its answer in `format_style` (a `\\boxed{}`).
+    truncated_at: the run's max_completion_length; a completion of that many tokens was cut off,
+        and is graded as evaluation grades a truncated generation (no last-number fallback).
     """
 
     def __init__(
@@ -72,16 +74,23 @@ class MathevalReward:
         format_style: str = "boxed",
         workers: int = DEFAULT_WORKERS,
         timeout: float = DEFAULT_TIMEOUT,
+        truncated_at: int | None = None,
         name: str = "matheval_accuracy",
     ) -> None:
         base = task if isinstance(task, RewardSpec) else spec_for(task)
         self.spec = RewardSpec(base.task, base.style, base.options, base.extract, format_style)
         self.gold, self.task_column = gold, task_column
         self.values = {"correct": correct, "wrong": wrong, "no_answer": no_answer, "format_bonus": format_reward}
-        self.workers, self.timeout = workers, timeout
+        self.workers, self.timeout, self.truncated_at = workers, timeout, truncated_at
         self.__name__ = name  # TRL logs rewards/<__name__>/mean
         self.calls = 0  # how many batches this function scored (in this process)
         self.samples = 0
+
+    def _truncated(self, kwargs: dict[str, Any]) -> list[bool] | None:
+        ids = kwargs.get("completion_ids")
+        if self.truncated_at is None or ids is None:
+            return None
+        return [len(i) >= self.truncated_at for i in ids]
 
     def _inputs(self, completions: Sequence[Any], kwargs: dict[str, Any]) -> tuple[list[Any], list[str], Any]:
         column = self.gold or next((c for c in GOLD_COLUMNS if c in kwargs), None)
@@ -116,7 +125,9 @@ class MathevalReward:
 
     def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
         golds, texts, task = self._inputs(completions, kwargs)
-        scores = reward_batch(golds, texts, task=task, workers=self.workers, timeout=self.timeout)
+        scores = reward_batch(
+            golds, texts, task=task, workers=self.workers, timeout=self.timeout, truncated=self._truncated(kwargs)
+        )
         return self._finish(scores, kwargs)
 
 
@@ -125,7 +136,9 @@ class AsyncMathevalReward(MathevalReward):
 
     async def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float | None]:  # type: ignore[override]
         golds, texts, task = self._inputs(completions, kwargs)
-        scores = await reward_batch_async(golds, texts, task=task, workers=self.workers, timeout=self.timeout)
+        scores = await reward_batch_async(
+            golds, texts, task=task, workers=self.workers, timeout=self.timeout, truncated=self._truncated(kwargs)
+        )
         return self._finish(scores, kwargs)
 
 
