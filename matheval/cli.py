@@ -13,7 +13,7 @@ import sys
 
 from matheval.errors import UsageError, did_you_mean
 
-SUBCOMMANDS = ("run", "rescore", "compare", "check", "data")
+SUBCOMMANDS = ("run", "rescore", "compare", "check", "report", "data")
 _EPILOG = """subcommands:
   matheval [run] ...             evaluate a model (the flags above)
   matheval rescore PATH          re-grade saved generations (a run dir or another harness's file), no model

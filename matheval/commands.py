@@ -12,6 +12,7 @@ def dispatch(name: str, argv: list[str], parser_cls) -> int:
         "rescore": _rescore,
         "compare": _compare,
         "check": _check,
+        "report": _report,
         "data": _data,
     }
     if name not in handlers:
@@ -107,6 +108,26 @@ def _newest_run(out) -> str:
     if not runs:
         raise UsageError(f"no runs in {out}; give the run dir explicitly")
     return str(runs[-1].parent)
+
+
+def _report(argv: list[str], parser_cls) -> int:
+    from matheval.html_report import DEFAULT_SAMPLE_TEXTS, build_report
+
+    ap = parser_cls(prog="matheval report", description="One self-contained HTML page (opens from disk, offline): "
+                    "leaderboard, per-task breakdowns and k-curves, every sample, two runs side by side.")
+    ap.add_argument("paths", nargs="+", metavar="RESULTS_DIR|RUN_DIR",
+                    help="run dirs, or results dirs (every run inside)")
+    ap.add_argument("-o", "--output", default="report.html", help="the HTML file to write (default report.html)")
+    ap.add_argument("--sample-texts", type=int, default=DEFAULT_SAMPLE_TEXTS,
+                    help=f"sampled completion texts embedded per problem (default {DEFAULT_SAMPLE_TEXTS}; greedy ones "
+                         "always are; the rest keep answer and verdict)")
+    ap.add_argument("--title", help="page title (default: the model and run)")
+    args = ap.parse_args(argv)
+    if args.sample_texts < 0:
+        raise UsageError("--sample-texts must be 0 or more")
+    out = build_report(args.paths, args.output, sample_texts=args.sample_texts, title=args.title)
+    print(f"report: {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0
 
 
 def _data(argv: list[str], parser_cls) -> int:

@@ -185,6 +185,9 @@ def report(summary: dict[str, Any], run: RunDir) -> None:
     atomic_write(run.path / "summary.md", table + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else ""))
     append_leaderboard(leaderboard_rows(summary), run.path.parent / "leaderboard.csv")
     _plot(summary, run.path / "kcurves.png")
+    from matheval.html_report import write_run_report  # lazy: the page builder reads this module
+
+    write_run_report(summary, run.path)
     print(table)
     for line in notes:
         print(line)

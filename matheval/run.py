@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from matheval import grading, metrics
+from matheval import grading, metrics, trackers
 from matheval.backends import Backend, make_backend
 from matheval.config import RunRequest, check_request, load_profile
 from matheval.data import load_samples, precheck_data
@@ -327,4 +327,5 @@ def evaluate(cfg: RunConfig, backend: Backend | None = None, *, resume: bool = F
     timing = {"wall_s": round(time.time() - t_run, 3), "grading_wait_s": round(grading_pool.waited, 3)}
     summary = aggregate(run_dir.results(), cfg, timing=timing, served=getattr(backend, "run_notes", None))
     report(summary, run_dir)
+    trackers.log_run(cfg.request.tracker, summary, cfg, run_dir.path)
     return run_dir.path
