@@ -1,6 +1,6 @@
 """Throughput of matheval.reward against Math-Verify called the way TRL calls it, in one run.
 
-    python bench/reward.py [--data $MATHEVAL_DATA_DIR/outputs] [--mix 10000] [--timeouts 10,2] [--batch 256]
+    python bench/reward.py [--data DIR] [--mix 10000] [--timeouts 10,2] [--batch 256] [--repeat 5]
 
 Datasets (gold = the dataset's full reference solution, as TRL passes its `solution` column):
 - qwen: the 800 Qwen2.5-Math responses of the MATH 100x8 example (gold: `solution`).
@@ -16,6 +16,7 @@ shared, so a load swing hits all of them alike):
 - math-verify: `trl.rewards.accuracy_reward` (Math-Verify's parse + verify, TRL 1.16.0) in the
   main thread, where its signal-based timeouts are active.
 
+qwen and minerva are scored --repeat times (fresh worker processes each time), the mix once.
 Printed per dataset: answers/s, p99 seconds per batch, verdict counts, the ratio to math-verify,
 and the agreement of the two rewards.
 """
@@ -99,28 +100,40 @@ def mathverify(b: list[Pair]) -> tuple[list[float | None], list[str]]:
     return out, ["none" if r is None else ("correct" if r else "wrong") for r in out]
 
 
-def run(pairs: list[Pair], contestants: dict, size: int) -> dict[str, dict]:
-    """Batch by batch, every contestant on the same batch in turn: load swings hit them alike."""
-    runs = {name: {"rewards": [], "statuses": collections.Counter(), "times": []} for name in contestants}
-    for b in batches(pairs, size):
-        for name, fn in contestants.items():
-            t = time.perf_counter()
-            rewards, statuses = fn(b)
-            runs[name]["times"].append(time.perf_counter() - t)
-            runs[name]["rewards"] += rewards
-            runs[name]["statuses"].update(statuses)
+def run(pairs: list[Pair], timeouts: list[float], size: int, repeat: int) -> dict[str, dict]:
+    """Batch by batch, every contestant on the same batch in turn: load swings hit them alike.
+    Each repeat starts fresh worker processes, so no matheval cache survives from one to the next."""
+    runs: dict[str, dict] = collections.defaultdict(lambda: {"rewards": [], "statuses": collections.Counter(),
+                                                             "times": [], "n": 0})
+    for _ in range(repeat):
+        contestants = {"math-verify": mathverify}
+        for timeout in timeouts:
+            for workers in (1, 2):
+                contestants[f"matheval-w{workers}-t{timeout:g}"] = Matheval(workers, timeout)
+        for b in batches(pairs, size):
+            for name, fn in contestants.items():
+                t = time.perf_counter()
+                rewards, statuses = fn(b)
+                runs[name]["times"].append(time.perf_counter() - t)
+                runs[name]["rewards"] += rewards
+                runs[name]["statuses"].update(statuses)
+                runs[name]["n"] += len(b)
+        for fn in contestants.values():
+            if isinstance(fn, Matheval):
+                fn.pool.close()
     for r in runs.values():
-        r["rate"], r["p99"], r["max"] = len(pairs) / sum(r["times"]), p99(r["times"]), max(r["times"])
-    return runs
+        r["rate"], r["p99"], r["max"] = r["n"] / sum(r["times"]), p99(r["times"]), max(r["times"])
+    return dict(runs)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     data = Path(os.environ.get("MATHEVAL_DATA_DIR") or REPO.parent / "shared" / "data")
-    ap.add_argument("--data", type=Path, default=data / "outputs")
+    ap.add_argument("--data", type=Path, default=data / "outputs", help="default: $MATHEVAL_DATA_DIR/outputs")
     ap.add_argument("--mix", type=int, default=10000, help="size of the mixed sample (0: skip)")
     ap.add_argument("--timeouts", default="10,2", help="matheval's hard deadlines per sample to run, s")
     ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--repeat", type=int, default=5, help="passes over qwen and minerva (fresh workers each)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     logging.disable(logging.CRITICAL)  # Math-Verify logs every timeout and parse failure
@@ -136,18 +149,12 @@ def main() -> None:
     print(f"{'dataset':8s} {'grader':16s} {'n':>6s} {'answers/s':>10s} {'p99 s/batch':>12s} {'max s':>7s} "
           f"{'x math-verify':>13s}  verdicts")
     for name, pairs in sets.items():
-        contestants = {"math-verify": mathverify}
-        for timeout in timeouts:
-            for workers in (1, 2):
-                contestants[f"matheval-w{workers}-t{timeout:g}"] = Matheval(workers, timeout)
-        runs = run(pairs, contestants, args.batch)
-        for fn in contestants.values():
-            if isinstance(fn, Matheval):
-                fn.pool.close()
+        repeat = 1 if name == "mix" else args.repeat
+        runs = run(pairs, timeouts, args.batch, repeat)
         base = runs["math-verify"]["rate"]
         for grader, r in runs.items():
             verdicts = ", ".join(f"{k} {v}" for k, v in sorted(r["statuses"].items()))
-            print(f"{name:8s} {grader:16s} {len(pairs):6d} {r['rate']:10.0f} {r['p99']:12.3f} {r['max']:7.2f} "
+            print(f"{name:8s} {grader:16s} {r['n']:6d} {r['rate']:10.0f} {r['p99']:12.3f} {r['max']:7.2f} "
                   f"{r['rate'] / base:13.1f}  {verdicts}")
         mv, me = runs["math-verify"]["rewards"], runs[f"matheval-w2-t{timeouts[0]:g}"]["rewards"]
         both = [(a, b) for a, b in zip(mv, me, strict=True) if a is not None and b is not None]

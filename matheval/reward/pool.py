@@ -11,6 +11,7 @@ asyncio executors and in Ray actors. Concurrent callers share the slots.
 from __future__ import annotations
 
 import collections
+import fcntl
 import json
 import os
 import select
@@ -29,6 +30,7 @@ from .spec import RewardSpec
 STARTUP_TIMEOUT = 90.0  # python + the grader + sympy's import, on a loaded 2-core machine
 SYMPY_SHARE = 0.5  # the grader's own sympy limit is at most this share of the hard deadline
 MAX_CHUNK = 32
+PIPE_BYTES = 1 << 20
 _FLAGS = ("-u", "-P") if sys.version_info >= (3, 11) else ("-u",)
 
 
@@ -55,6 +57,14 @@ class _Slot:
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, start_new_session=True, bufsize=0
         )
         self.state, self.since, self.buf = "starting", time.monotonic(), b""
+        if hasattr(fcntl, "F_SETPIPE_SZ"):
+            # A chunk of long responses outgrows the default 64 KiB pipe: a bigger one lets the
+            # caller hand it over without waiting for the worker to read.
+            for stream in (self.proc.stdin, self.proc.stdout):
+                try:
+                    fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+                except OSError:
+                    pass  # above /proc/sys/fs/pipe-max-size for this user: keep the default
 
     def kill(self) -> None:
         """SIGKILL the worker's whole process group, then reap the leader (never before: pid reuse)."""
@@ -152,13 +162,18 @@ class RewardPool:
                 for s in mine:
                     if s.state == "down":
                         s.start(self.env)
-                    if s.state == "idle" and queue:
+                    # Keep one chunk queued behind the one being graded, so a worker never waits
+                    # for the caller between chunks; the deadline still applies sample by sample.
+                    while s.state in ("idle", "busy") and queue and len(s.chunk) - s.pos <= size:
                         chunk = queue.popleft()
-                        if s.send(message(chunk)):
-                            s.state, s.chunk, s.pos, s.since = "busy", chunk, 0, time.monotonic()
-                        else:
+                        if not s.send(message(chunk)):
                             queue.appendleft(chunk)
+                            self._requeue_rest(s, queue)
                             self._recycle(s)
+                            break
+                        if s.state == "idle":
+                            s.state, s.chunk, s.pos, s.since = "busy", [], 0, time.monotonic()
+                        s.chunk = s.chunk + chunk
                 if not queue:
                     self._release(mine, [s for s in mine if s.state in ("idle", "starting", "down")])
                 active = [s for s in mine if s.state in ("starting", "busy")]
@@ -175,10 +190,9 @@ class RewardPool:
                     if s not in mine:  # released above: another caller may hold it now
                         continue
                     if s.state == "busy" and now - s.since > timeout:
-                        culprit, rest = s.chunk[s.pos], s.chunk[s.pos + 1 :]
-                        results[culprit] = timeout_score(None, timeout)
-                        if rest:
-                            queue.appendleft(rest)
+                        results[s.chunk[s.pos]] = timeout_score(None, timeout)
+                        s.pos += 1
+                        self._requeue_rest(s, queue)
                         self._recycle(s)
                     elif s.state == "starting" and now - s.since > STARTUP_TIMEOUT:
                         self._startup_failed(s, f"no ready line within {STARTUP_TIMEOUT:g} s")
@@ -193,10 +207,10 @@ class RewardPool:
         lines = s.read()
         if lines is None:  # the worker exited
             if s.state == "busy":
-                culprit, rest = s.chunk[s.pos], s.chunk[s.pos + 1 :]
-                results[culprit] = Score(False, "error", "worker_died", detail="the worker exited on this sample")
-                if rest:
-                    queue.appendleft(rest)
+                died = Score(False, "error", "worker_died", detail="the worker exited on this sample")
+                results[s.chunk[s.pos]] = died
+                s.pos += 1
+                self._requeue_rest(s, queue)
                 self._recycle(s)
             else:
                 self._startup_failed(s, "the worker exited while starting")
@@ -212,6 +226,13 @@ class RewardPool:
                 s.state, s.chunk, s.pos = "idle", [], 0
                 if self.waiting and len(mine) > 1:  # let another caller in
                     self._release(mine, [s])
+
+    @staticmethod
+    def _requeue_rest(s: _Slot, queue: collections.deque) -> None:
+        """The samples sent to a worker that will not answer them go back to the front of the queue."""
+        rest = s.chunk[s.pos :]
+        for i in range(0, len(rest), MAX_CHUNK):
+            queue.appendleft(rest[i : i + MAX_CHUNK])
 
     def _recycle(self, s: _Slot) -> None:
         # Kill now and start the successor right away: its startup overlaps the rest of the batch.
