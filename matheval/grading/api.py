@@ -110,6 +110,9 @@ def equivalent(
     if depth < 0 or depth > MAX_DEPTH:
         why = "unbalanced brackets" if depth < 0 else f"nested deeper than {MAX_DEPTH}"
         return Verdict(False, "unparsable", "guard", gold_norm, pred_norm, why)
+    if nesting_depth(gold_norm) > MAX_DEPTH:
+        # No real gold nests this deep; only the same string can match it.
+        return Verdict(False, "incorrect", "string", gold_norm, pred_norm, f"gold nested deeper than {MAX_DEPTH}")
     if opts.answer_type == "text":
         ok = text_form.text_key(gold_norm) == text_form.text_key(pred_norm)
         return Verdict(ok, "correct" if ok else "incorrect", "text", gold_norm, pred_norm)
@@ -263,6 +266,8 @@ def canonical_key(answer: str) -> str:
         letter = choice_letter(norm, _LETTERS)
         if letter is not None and len(norm) <= 12:
             return "choice:" + letter
+        if nesting_depth(norm) > MAX_DEPTH:
+            return "s:" + norm
         return forms.key(parse_shape(norm))
     except (ValueError, ArithmeticError, RecursionError, LookupError, TypeError):
         return "raw:" + answer  # a key must exist for any string
@@ -278,6 +283,8 @@ def check_gold(gold: str, **options: Any) -> str | None:
     norm = _norm(read_gold(gold))
     if nesting_depth(norm) < 0:
         return "unbalanced brackets"
+    if nesting_depth(norm) > MAX_DEPTH:
+        return f"nested deeper than {MAX_DEPTH}"
     if opts.answer_type in ("choice", "text") or gold_letter(norm, _LETTERS):
         return None
     shape = parse_shape(norm, opts.answer_type)
