@@ -30,14 +30,15 @@ def metric_name(task: str, metric: str) -> str:
 
 
 def metrics(summary: dict[str, Any]) -> dict[str, float]:
-    """Flat {"gsm8k/top1": v, "gsm8k/top1/ci_low": lo, …, "gsm8k/no_answer_rate": r, …}."""
+    """Flat {"gsm8k/top1": v, "gsm8k/top1_ci_low": lo, …, "gsm8k/no_answer_rate": r, …}."""
     out: dict[str, float] = {}
     for task, t in summary["tasks"].items():
         for metric, m in t["metrics"].items():
             name = metric_name(task, metric)
             out[name] = float(m["value"])
-            out[f"{name}/ci_low"] = float(m["ci_low"])
-            out[f"{name}/ci_high"] = float(m["ci_high"])
+            # Not "<name>/ci_low": MLflow's file store keeps "<name>" as a file, so it cannot be a folder too.
+            out[f"{name}_ci_low"] = float(m["ci_low"])
+            out[f"{name}_ci_high"] = float(m["ci_high"])
         for rate in RATES:
             out[f"{task}/{rate}"] = float(t[rate])
         out[f"{task}/n_problems"] = float(t["n_problems"])
