@@ -29,7 +29,7 @@ ANSWER_IS_RE = re.compile(
 ZH_RE = re.compile(r"(?:最终答案|答案|答え|解答)\s*(?:是|为|應為|应为|は|:|：)\s*:?\s*")
 _SELF_TALK_RE = re.compile(
     r"^(?:\*|\s)*(?:correct|right|wrong|incorrect|not\b|n't|consistent|plausible|reasonable|valid|invalid|"
-    r"different|the same|same|unclear|supposed|expected|asking|requested|what|that\b|this\b|which|still|"
+    r"different|the same|same|unclear|supposed|expected|asking|requested|what|which|still|"
     r"in the|in terms|as follows|indeed correct|probably (?:right|correct|wrong)|likely (?:right|correct)|"
     r"an? [a-z]{3,}|to be|yes\b|no\b|confirmed|verified|checked|satisfied)",
     re.IGNORECASE,

@@ -54,6 +54,7 @@ _FUNCS = {  # keys must be FUNCTION_NAMES, the names the parser accepts
     "ln": cmath.log,
     "log": cmath.log,
     "exp": cmath.exp,
+    "cis": lambda z: cmath.exp(1j * z),
 }
 assert set(_FUNCS) == FUNCTION_NAMES
 
@@ -185,7 +186,9 @@ def _eval(node: tuple, env: dict[str, Fraction]) -> Value:
         return _sqrt(_eval(node[1], env))
     if op in ("fact", "fact2"):
         n = _eval(node[1], env)
-        if not isinstance(n, Fraction) or n.denominator != 1 or n < 0:
+        if isinstance(n, Fraction) and n.denominator == 1 and n < 0:
+            raise Undefined("factorial of a negative integer")
+        if not isinstance(n, Fraction) or n.denominator != 1:
             raise Unsupported("factorial of a non-integer")
         if n > MAX_FACTORIAL:
             raise TooLarge("factorial too large")
@@ -211,6 +214,18 @@ def _eval(node: tuple, env: dict[str, Fraction]) -> Value:
     if op in ("gcd", "lcm"):
         ints = [_integer(_eval(arg, env), op) for arg in node[1:]]
         return Fraction(math.gcd(*ints) if op == "gcd" else math.lcm(*ints))
+    if op == "gamma":
+        v = _real(_eval(node[1], env), "Gamma")
+        if isinstance(v, Fraction) and v.denominator == 1 and v > 0:
+            if v > MAX_FACTORIAL:
+                raise TooLarge("Gamma too large")
+            return Fraction(math.factorial(int(v) - 1))
+        return complex(math.gamma(float(v)))
+    if op == "cases":
+        for value, condition in node[1]:
+            if condition is None or _holds(condition, env):
+                return _eval(value, env)
+        raise Undefined("no branch of the cases applies")
     if op == "sgn":
         v = _real(_eval(node[1], env), "sgn")
         return Fraction((v > 0) - (v < 0))
@@ -220,6 +235,25 @@ def _eval(node: tuple, env: dict[str, Fraction]) -> Value:
             raise TooLarge("function argument too large")
         return _check(_FUNCS[node[1]](arg))
     raise Unsupported(f"node {op}")
+
+
+_COMPARE = {
+    "<": lambda a, b: a < b,
+    ">": lambda a, b: a > b,
+    "=": lambda a, b: a == b,
+    "\\le": lambda a, b: a <= b,
+    "\\leq": lambda a, b: a <= b,
+    "\\ge": lambda a, b: a >= b,
+    "\\geq": lambda a, b: a >= b,
+    "\\ne": lambda a, b: a != b,
+    "\\neq": lambda a, b: a != b,
+}
+
+
+def _holds(condition: tuple, env: dict[str, Fraction]) -> bool:
+    _, sides, ops = condition
+    values = [_real(_eval(side, env), "condition") for side in sides]
+    return all(_COMPARE[op](a, b) for op, a, b in zip(ops, values, values[1:], strict=False))
 
 
 def _binom(n: Value, k: Value) -> Value:

@@ -26,9 +26,9 @@ class TooLarge(ValueError):
 
 _TOKEN_RE = re.compile(
     r"\s*(?:(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)|(\\[a-zA-Z]+|\\[^a-zA-Z])|([a-zA-Z])"
-    r"|([-+*/^_!()\[\]{}|'.,]))"
+    r"|([-+*/^_!()\[\]{}|'.,&<>=]))"
 )
-FUNCTION_NAMES = frozenset("sin cos tan cot sec csc arcsin arccos arctan sinh cosh tanh ln log exp".split())
+FUNCTION_NAMES = frozenset("sin cos tan cot sec csc arcsin arccos arctan sinh cosh tanh ln log exp cis".split())
 PIECEWISE_OPS = frozenset("floor ceil abs mod max min sgn".split())
 # Names that stand for integers in answers (n, k, ...): sampled at integer points.
 INTEGER_NAMES = frozenset("n m k j N M K".split())
@@ -38,7 +38,10 @@ _GREEK = frozenset(
     sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega""".split()
 )
 _MUL_CMDS = {"\\cdot", "\\times", "\\ast"}
-_NOT_PRIMARY = {"\\div", "\\right", "\\rfloor", "\\rceil", "\\bmod", "\\mod", "\\pmod"}
+_RELATION_TOKENS = {"<", ">", "=", "\\le", "\\ge", "\\ne", "\\leq", "\\geq", "\\neq"}
+_NOT_PRIMARY = {
+    "\\end", "\\\\", *_RELATION_TOKENS, "\\div", "\\right", "\\rfloor", "\\rceil", "\\bmod", "\\mod", "\\pmod"
+}
 
 
 @dataclass(frozen=True)
@@ -277,7 +280,12 @@ class _Parser:
 
     def _command(self, name: str) -> tuple:
         if name == "frac":
+            if self.peek()[1] == "{" and self.peek(1)[1] in ("d", "\\partial") and self.peek(2)[1] == "}":
+                raise Unsupported("a derivative")  # \\frac{d}{dx} ...: sympy's job
             return ("div", self.argument(), self.argument())
+        if name == "Gamma" and self.peek()[1] == "(":
+            self.piecewise = True  # sampled at many points: Gamma has poles
+            return ("gamma", self.primary())
         if name == "sqrt":
             if self.peek()[1] == "[":
                 self.take()
@@ -317,6 +325,8 @@ class _Parser:
             if len(word) == 1 and word.isalpha():
                 return self._symbol(word)
             raise Unsupported(f"text {word!r}")
+        if name == "begin":
+            return self._environment()
         if name in ("lfloor", "lceil"):
             node = self.expr()
             self.expect("\\rfloor" if name == "lfloor" else "\\rceil")
@@ -325,6 +335,58 @@ class _Parser:
         if name in FUNCTION_NAMES:
             return self._function(name)
         raise Unsupported(f"command \\{name}")
+
+    def _group_text(self) -> str:
+        self.expect("{")
+        parts = []
+        while self.peek()[1] != "}":
+            parts.append(self.take()[1])
+        self.take()
+        return "".join(parts)
+
+    def _environment(self) -> tuple:
+        """``\\begin{cases} a & x < 0 \\\\ b & \\text{otherwise} \\end{cases}``: a piecewise value."""
+        if self._group_text() != "cases":
+            raise Unsupported("environment")
+        self.piecewise = True
+        branches = []
+        while True:
+            value = self.expr()
+            condition = None
+            if self.peek()[1] == "&":
+                self.take()
+                condition = self._condition()
+            branches.append((value, condition))
+            if self.peek()[1] == "\\\\":
+                self.take()
+                if self.peek()[1] != "\\end":
+                    continue
+            self.expect("\\end")
+            if self._group_text() != "cases":
+                raise Unsupported("unclosed cases")
+            return ("cases", tuple(branches))
+
+    def _condition(self) -> tuple | None:
+        """A branch condition: a relation chain, "if"/"for" before it, or "otherwise" (None)."""
+        if self.peek()[1] in ("\\text", "\\mathrm", "\\textrm"):
+            self.take()
+            words = self._group_text().strip().lower()
+            if words in ("otherwise", "else", "elsewhere"):
+                return None
+            if words not in ("if", "for", "when", "if,", "for,"):
+                raise Unsupported(f"condition {words!r}")
+        sides = [self.expr()]
+        ops = []
+        while self.peek()[1] in _RELATION_TOKENS:
+            op = self.take()[1]
+            if op in ("<", ">") and self.peek()[1] == "=":
+                self.take()
+                op = {"<": "\\le", ">": "\\ge"}[op]
+            ops.append(op)
+            sides.append(self.expr())
+        if not ops:
+            raise Unsupported("a branch without a condition")
+        return ("rel", tuple(sides), tuple(ops))
 
     def _function(self, name: str) -> tuple:
         base = None

@@ -112,9 +112,9 @@ def split_with_separators(text: str, seps: tuple[str, ...]) -> tuple[list[str], 
         c = text[i]
         sep = None
         if c == "\\":
-            if text.startswith(("\\{", "\\lbrace"), i):
-                depth += 1
-            elif text.startswith(("\\}", "\\rbrace"), i):
+            if text.startswith(("\\{", "\\lbrace", "\\begin{"), i):
+                depth += 1  # an environment (matrix, cases) is one piece, whatever it holds
+            elif text.startswith(("\\}", "\\rbrace", "\\end{"), i):
                 depth -= 1
             elif depth == 0:
                 sep = _sep_at(text, i, seps)

@@ -40,8 +40,9 @@ class Node:
     """One piece of an answer's shape.
 
     kind: "expr" (a leaf, `text` holds it), "list" (bare comma/"and"/"or" list), "blanks"
-    (``;``-separated), "tuple" (`brackets` "()", "[]" or "<>"), "interval" (mixed brackets or an
-    infinite end, e.g. "(]"), "set", "matrix" (`items` are rows), "union", "eq" / "rel" (a chain;
+    (``;``-separated), "tuple" (`brackets` "()" or "[]"), "interval" (mixed brackets or an
+    infinite end, e.g. "(]"), "set", "matrix" (`items` are rows), "union", "difference" (a set
+    minus points), "eq" / "rel" (a chain;
     `ops` between items, "~" for approximately), "setbuilder" (items: variable, condition),
     "empty" (the empty set). `alternatives` marks a list made by expanding ``\\pm``.
     """
@@ -89,9 +90,9 @@ def parse_shape(text: str, answer_type: str = "auto") -> Node:
     """Shape of an already-normalised answer (see Node). Never raises on odd input."""
     if answer_type == "text":
         return Node("expr", text=text)
-    if ("for" in text or "wh" in text or "if" in text or "with" in text or "given" in text
-            or "since" in text or "because" in text or "provided" in text or "assuming" in text):
-        # "x = 3, \text{ for } x > 0": a condition after the answer is not part of the value.
+    if "\\text{" in text and not any(w in text for w in ("otherwise", "else", "\\begin{")):
+        # "x = 3, \\text{ for } x > 0": a condition after the answer is not part of the value
+        # (a case split, "a if ..., otherwise b", is not a qualifier and stays whole).
         text = _QUALIFIER_RE.sub("", text) or text
     whole = strip_decorations(text)
     s = whole.text
@@ -100,6 +101,9 @@ def parse_shape(text: str, answer_type: str = "auto") -> Node:
     if answer_type == "expression":
         return Node("expr", text=s, percent=whole.percent, degrees=whole.degrees)
     node = _parse(s, answer_type, depth=0)
+    if node.kind != "expr" and s != text.strip():
+        # A decoration that ends the whole answer belongs to its last piece ("0.25, or 25%").
+        node = _parse(text.strip(), answer_type, depth=0)
     if node.kind == "expr" and (whole.percent or whole.degrees):
         node = Node("expr", text=node.text, percent=whole.percent or node.percent,
                     degrees=whole.degrees or node.degrees)
@@ -118,8 +122,11 @@ def _parse(s: str, answer_type: str, depth: int) -> Node:
         return Node("blanks", items=tuple(_parse(p, answer_type, depth + 1) for p in parts[:MAX_ITEMS + 1]))
     parts = split_top_level(s, ("\\in",))
     if len(parts) == 2 and parts[1].strip() and not split_top_level(parts[0], (",",))[1:]:
-        # "x \in [1, 2)": the answer is the set on the right.
-        return _parse(parts[1], answer_type, depth + 1)
+        # "x \in [1, 2)": the answer is the set on the right, and (a, b) there is an interval.
+        rhs = _parse(parts[1], answer_type, depth + 1)
+        if rhs.kind == "tuple" and len(rhs.items) == 2 and rhs.brackets in ("()", "[]"):
+            return Node("interval", items=rhs.items, brackets=rhs.brackets)
+        return rhs
     parts = [p for p in (_drop_connective(p) for p in split_top_level(s, _CONNECTIVES)) if p]
     if len(parts) > 1:
         # Words join weaker than commas: "p = 5, q = 2 and p = 7, q = 2" is two solutions,
@@ -133,6 +140,11 @@ def _parse(s: str, answer_type: str, depth: int) -> Node:
     pieces = [p for p in pieces if p]
     if len(pieces) > 1:
         return _comma_list(pieces, answer_type, depth, True)
+    parts = split_top_level(s, ("\\setminus", "\\backslash"))
+    if len(parts) == 2 and all(p.strip() for p in parts):
+        # "\\mathbb{R} \\setminus \\{0\\}": a set with points taken out.
+        whole, removed = (_parse(p, answer_type, depth + 1) for p in parts)
+        return Node("difference", items=(whole, removed))
     parts = split_top_level(s, ("\\cup",))
     if len(parts) > 1:
         return Node("union", items=tuple(_parse(p, answer_type, depth + 1) for p in parts[:MAX_ITEMS + 1]))
@@ -204,9 +216,6 @@ def _bracketed(s: str, answer_type: str, depth: int) -> Node:
         inner = split_top_level(s[2:-2], (",",))
         items = [_parse(p, answer_type, depth + 1) for p in inner[: MAX_ITEMS + 1] if p.strip()]
         return Node("set", items=_flatten_alternatives(items)) if items else Node("empty")
-    if s.startswith("\\langle") and s.endswith("\\rangle"):
-        inner = split_top_level(s[len("\\langle") : -len("\\rangle")], (",",))
-        return Node("tuple", items=tuple(_parse(p, answer_type, depth + 1) for p in inner), brackets="<>")
     if len(s) >= 2 and s[0] in "([" and s[-1] in ")]" and enclosed_by(s, s[0], s[-1]):
         body = s[1:-1]
         inner = split_top_level(body, (",",))

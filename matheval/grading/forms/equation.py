@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from ..context import Context
-from ..evaluate import TooLarge, Undefined, Unsupported, evaluate, parse_expression, sample_env
+from ..evaluate import TooLarge, Undefined, Unsupported, evaluate, parse_expression, sample_count, sample_env
 from ..shape import Node
 from . import value as value_form
 
@@ -122,7 +122,33 @@ def pred_values(p: Node) -> list[Node]:
         return []
     if is_label(items[0]) or all(_constant_or_shape(n) for n in ([exact] if exact else approx)):
         return [n for n in (exact, *approx) if n is not None]
+    if exact is not None and not approx and _identity(items):
+        return [exact]  # "(x+1)^2 = x^2 + 2x + 1": a worked identity; its sides are one value
     return []
+
+
+def _identity(items: tuple[Node, ...]) -> bool:
+    """Are all sides of a chain the same expression (checked at sample points, in-process only)?"""
+    if len(items) < 2 or any(i.kind != "expr" for i in items):
+        return False
+    try:
+        exprs = [parse_expression(i.text) for i in items]
+    except (Unsupported, TooLarge, RecursionError):
+        return False
+    names = frozenset().union(*(e.symbols for e in exprs))
+    integers = frozenset().union(*(e.integers for e in exprs))
+    piecewise = any(e.piecewise for e in exprs)
+    checked = 0
+    for k in range(sample_count(piecewise)):
+        env = sample_env(names, integers, k, piecewise)
+        try:
+            values = [evaluate(e, env) for e in exprs]
+        except (Undefined, TooLarge, Unsupported):
+            continue
+        if not all(value_form.close(values[0], v, 1e-9) for v in values[1:]):
+            return False
+        checked += 1
+    return checked >= 2
 
 
 def _constant_or_shape(node: Node) -> bool:

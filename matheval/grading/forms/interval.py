@@ -33,7 +33,7 @@ class Interval:
 
 
 def applies(gold: Node, cues: Cues) -> bool:
-    if gold.kind in ("interval", "union", "setbuilder", "empty", "rel"):
+    if gold.kind in ("interval", "union", "setbuilder", "empty", "rel", "difference"):
         return True
     if gold.kind == "tuple" and len(gold.items) == 2:
         return gold.brackets == "[]" or (gold.brackets == "()" and cues.interval)
@@ -98,12 +98,42 @@ def as_intervals(node: Node, gold: bool) -> list[Interval] | None:
         return [Interval(point, point, True, True)] if value_form.is_constant(point) else None
     if kind == "setbuilder":
         return as_intervals(node.items[1], gold)
+    if kind == "difference":
+        whole, removed = as_intervals(node.items[0], gold), as_intervals(node.items[1], gold)
+        if whole is None or removed is None or any(r.lo.show() != r.hi.show() for r in removed):
+            return None
+        return _without_points(whole, [r.lo for r in removed])
     if kind == "expr":
         if _reals(node):
             return [Interval(_NEG_INF, _POS_INF, False, False)]
         if text_form.is_text(node.text) and text_form.concept(node.text) == "none":
             return []
     return None
+
+
+def _without_points(parts: list[Interval], points: list[Node]) -> list[Interval] | None:
+    """The intervals with the given points taken out (each point splits the piece holding it)."""
+    out = list(parts)
+    for point in points:
+        p = _number(point)
+        if p is None:
+            return None
+        split: list[Interval] = []
+        for part in out:
+            lo, hi = _number(part.lo), _number(part.hi)
+            if lo is None or hi is None:
+                return None
+            if lo < p < hi:
+                split.append(Interval(part.lo, point, part.lo_closed, False))
+                split.append(Interval(point, part.hi, False, part.hi_closed))
+            elif p == lo and part.lo_closed:
+                split.append(Interval(part.lo, part.hi, False, part.hi_closed))
+            elif p == hi and part.hi_closed:
+                split.append(Interval(part.lo, part.hi, part.lo_closed, False))
+            else:
+                split.append(part)
+        out = split
+    return out
 
 
 def _negate(node: Node) -> Node:

@@ -26,7 +26,7 @@ def rows(node: Node) -> Grid | None:
     """The cells of a matrix, a vector written as a tuple (a column), or a matrix expression."""
     if node.kind == "matrix":
         return [list(row.items) for row in node.items]
-    if node.kind == "tuple" and node.brackets in ("()", "[]", "<>"):
+    if node.kind == "tuple" and node.brackets in ("()", "[]"):
         return [[item] for item in node.items]
     if node.kind == "expr" and "\\begin{" in node.text:
         return _evaluate_expression(node.text)

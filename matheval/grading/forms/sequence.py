@@ -77,7 +77,7 @@ def _ordered(g: Node, ctx: Context) -> bool:
 def _brackets_agree(g: Node, p: Node) -> bool:
     pair = {g.brackets, p.brackets}
     # A 2-tuple in [] may be an interval; from 3 items on, [] and () are both just a vector.
-    return len(pair) == 1 or pair == {"()", "<>"} or (len(g.items) >= 3 and pair <= {"()", "[]", "<>"})
+    return len(pair) == 1 or (len(g.items) >= 3 and pair <= {"()", "[]"})
 
 
 def _plain(node: Node) -> Node:
