@@ -47,9 +47,11 @@ def _summary(run: Path) -> dict:
     return json.loads((run / "summary.json").read_text())
 
 
-def _embedded_samples(page: Path, index: int) -> list[dict]:
-    m = re.search(rf'<script type="application/octet-stream" id="samples-{index}">([^<]*)</script>', page.read_text())
-    return json.loads(gzip.decompress(base64.b64decode(m.group(1))))
+def _embedded(page: Path, prefix: str) -> list:
+    """The page's gzipped JSON blobs whose id starts with `prefix`, in order, concatenated."""
+    pattern = rf'<script type="application/octet-stream" id="{prefix}(\d*)">([^<]*)</script>'
+    found = sorted(re.findall(pattern, page.read_text()), key=lambda f: int(f[0] or 0))
+    return [x for _, b in found for x in json.loads(gzip.decompress(base64.b64decode(b)))]
 
 
 def test_every_run_dir_has_its_own_report(released):
@@ -172,8 +174,11 @@ def test_vote_classes_and_collapsed_samples(released, browser, tmp_path):  # noq
     qwen = out / "qwen"
     small = tmp_path / "qwen.html"
     assert main(["report", str(qwen), "-o", str(small), "--sample-texts", "3"]) == 0
-    embedded = _embedded_samples(small, 0)
-    assert all(sum(c["x"] is not None for c in s["k"]) == 3 and len(s["k"]) == 8 for s in embedded)
+    heads, details = _embedded(small, "samples-0"), _embedded(small, "detail-0-")
+    assert len(heads) == len(details) == 100
+    # The list holds one completion per problem; opening it decodes all 8, of which 3 carry their text.
+    assert all(len(h["k"]) == 1 and h["ns"] == 8 for h in heads)
+    assert all(sum(c["x"] is not None for c in d["k"]) == 3 and len(d["k"]) == 8 for d in details)
     results = {r.id: r for r in read_results(str(qwen / "samples.jsonl"))}
     with browser.open(small, "samples", wait="body[data-samples-ready='1']") as opened:
         p = opened.page

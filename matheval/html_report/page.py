@@ -19,6 +19,7 @@ from matheval.html_report.pairs import pairs
 from matheval.html_report.runs import RunData, labels
 from matheval.html_report.svg import k_curve_svg
 
+DETAIL_CHUNK = 100  # problems per detail blob
 # Summary keys the page shows per task (the per-problem lists and execution settings stay out).
 TASK_FIELDS = ("version", "prompt_style", "greedy_top1", "n_problems", "n_scored", "n_samples", "metrics",
                "no_answer_rate", "unparsable_rate", "timeout_rate", "truncation_rate", "prompt_too_long",
@@ -58,6 +59,7 @@ def page_data(runs: list[RunData], *, compare_runs: bool = True) -> dict[str, An
         "fp_diffs": {task: breakdowns.cell_differences(task, cells) for task, cells in fps.items()},
         "pairs": pair_list,
         "pair_notes": notes,
+        "detail_chunk": DETAIL_CHUNK,
     }
 
 
@@ -86,10 +88,15 @@ def _asset(name: str) -> str:
 
 def render(runs: list[RunData], *, title: str, compare_runs: bool = True) -> str:
     data = page_data(runs, compare_runs=compare_runs)
-    blobs = "\n".join(f'<script type="application/octet-stream" id="samples-{i}">{_blob(run.samples)}</script>'
-                      for i, run in enumerate(runs))
+    blobs = []
+    for i, run in enumerate(runs):
+        blobs.append(f'<script type="application/octet-stream" id="samples-{i}">{_blob(run.samples)}</script>')
+        # Details in chunks of problems (in list order): opening one problem decodes one chunk.
+        for c in range(0, len(run.details), DETAIL_CHUNK) if any(run.details) else ():
+            blobs.append(f'<script type="application/octet-stream" id="detail-{i}-{c // DETAIL_CHUNK}">'
+                         f'{_blob(run.details[c:c + DETAIL_CHUNK])}</script>')
     parts = {"TITLE": _escape(title), "CSS": _asset("report.css"), "DATA": _json_for_script(data),
-             "SAMPLES": blobs, "JS": _asset("report.js")}
+             "SAMPLES": "\n".join(blobs), "JS": _asset("report.js")}
     # One pass over the template: text inserted for one placeholder is never searched for the next.
     return re.sub(r"\{\{(TITLE|CSS|DATA|SAMPLES|JS)\}\}", lambda m: parts[m.group(1)], _asset("template.html"))
 

@@ -27,28 +27,50 @@
   const metricsOf = (tasks) => [...new Set(tasks.flatMap((t) => Object.keys(t.metrics || {})))].sort(byMetric);
 
   // ------------------------------------------------------------ samples, decoded on first use
+  // A run's list (one head per problem: its primary completion at index 0) is one gzipped blob;
+  // every completion of a problem with several is in a detail blob of DATA.detail_chunk problems.
+  // The blobs follow this script in the page, so the leaderboard is drawn before they are parsed.
+  const parsed = new Promise((resolve) => {
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", resolve);
+    else resolve();
+  });
   const decoded = new Map();
-  function samplesOf(i) {
-    if (!decoded.has(i)) {
-      decoded.set(i, (async () => {
-        const bin = atob(document.getElementById(`samples-${i}`).textContent.trim());
+  function blob(id) {
+    if (!decoded.has(id)) {
+      decoded.set(id, (async () => {
+        await parsed;
+        const bin = atob(document.getElementById(id).textContent.trim());
         const bytes = new Uint8Array(bin.length);
         for (let j = 0; j < bin.length; j++) bytes[j] = bin.charCodeAt(j);
         const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-        const list = JSON.parse(await new Response(stream).text());
-        const index = new Map(list.map((s) => [`${s.t}\u0000${s.i}`, s]));
-        return { list, index };
+        return JSON.parse(await new Response(stream).text());
       })());
     }
-    return decoded.get(i);
+    return decoded.get(id);
   }
-  const sampledIndex = (s, j) => s.k.slice(0, j).filter((c) => !c.gr).length;
-  const primary = (s) => Math.max(0, s.k.findIndex((c) => c.gr));
+  const lists = new Map();
+  function samplesOf(r) {
+    if (!lists.has(r)) {
+      lists.set(r, blob(`samples-${r}`).then((list) => {
+        list.forEach((s, pos) => { s._pos = pos; });
+        return { list, index: new Map(list.map((s) => [`${s.t}\u0000${s.i}`, s])) };
+      }));
+    }
+    return lists.get(r);
+  }
+  // Every completion of a problem: its detail (several completions), or its head (one).
+  async function fullOf(r, s) {
+    const id = `detail-${r}-${Math.floor(s._pos / DATA.detail_chunk)}`;
+    await parsed;
+    if (!document.getElementById(id)) return s;
+    return (await blob(id))[s._pos % DATA.detail_chunk] || s;
+  }
+  const sampledIndex = (full, j) => full.k.slice(0, j).filter((c) => !c.gr).length;
   function outcome(s) {
     if (s.u) return "unscorable";
     if ("top1" in s.s) return s.s.top1 === 1 ? "correct" : "wrong";
     if (s.vt) return s.vt.correct ? "correct" : "wrong";
-    const v = s.v[primary(s)];
+    const v = s.v[0];
     return v && v[0] ? "correct" : "wrong";
   }
 
@@ -195,7 +217,7 @@
       (v[5] ? `<b>detail</b><span>${esc(v[5])}</span>` : "") +
       `<b>gold (normalised)</b><code>${esc(v[3])}</code><b>answer (normalised)</b><code>${esc(v[4] ?? "—")}</code></div>`;
   }
-  function completionHtml(s, j) {
+  function completionHtml(s, j) {  // s: a problem's full completions (detail or head)
     const c = s.k[j], e = s.e[j], v = s.v[j];
     let h = `<div class="muted">${c.gr ? "greedy" : `sample ${sampledIndex(s, j) + 1}`} · ${c.n} tokens · finish ${esc(c.f)}${c.b ? " · " + esc(c.b) : ""}</div>`;
     h += c.x == null ? `<p class="muted">text not embedded (${c.l} characters; see samples.jsonl, or rebuild with a larger --sample-texts)</p>`
@@ -209,9 +231,9 @@
     if (p) h += `<div class="kv"><b>program answer</b><span><code>${esc(p[0] ?? "—")}</code> (${esc(p[1])}, ${p[2]} executed${p[3] ? ", " + esc(p[3]) : ""})${p[4] ? ` <span class="badge ${esc(p[4][1])}">${esc(p[4][1])}</span> rule <code>${esc(p[4][2])}</code>` : ""}</span></div>`;
     return h;
   }
-  function sampleHtml(r, s) {
+  function sampleHtml(r, s, full) {
     const prefix = RUNS[r].tasks[s.t]?.prefix || "";
-    const pi = primary(s);
+    const pi = full === s ? 0 : s.j;
     let h = `<div class="kv"><b>run</b><span>${esc(RUNS[r].label)}</span><b>problem</b><span>${esc(s.t)} · ${esc(s.i)}</span>` +
       `<b>gold</b><code>${esc(s.g)}</code>` +
       (s.c ? `<b>categories</b><span>${Object.entries(s.c).map(([k, v]) => `<span class="chip">${esc(k)}: ${esc(v)}</span>`).join("")}</span>` : "") +
@@ -220,27 +242,27 @@
     h += !prefix && !s.p ? `<p class="muted">no prompt recorded (completions imported from another harness's file)</p>`
       : `<details><summary>prompt (${prefix.length + s.p.length} characters${prefix ? `, ${prefix.length} shared by every problem of the task` : ""})</summary>` +
         (prefix ? `<details><summary class="muted">shared prefix</summary><pre class="prefix">${esc(prefix)}</pre></details>` : "") + `<pre>${esc(s.p)}</pre></details>`;
-    if (s.k.length) h += completionHtml(s, pi);
+    if (full.k.length) h += completionHtml(full, pi);
     if (s.vt) {
       const vt = s.vt;
-      h += `<h3>vote over ${s.k.filter((c) => !c.gr).length} samples: <code>${esc(vt.answer ?? "no winner")}</code> with ${vt.votes ?? 0} votes <span class="badge ${vt.correct ? "correct" : "incorrect"}">${vt.correct ? "correct" : "wrong"}</span>${vt.abstained ? ` · ${vt.abstained} without answer` : ""}</h3>`;
+      h += `<h3>vote over ${s.ns} samples: <code>${esc(vt.answer ?? "no winner")}</code> with ${vt.votes ?? 0} votes <span class="badge ${vt.correct ? "correct" : "incorrect"}">${vt.correct ? "correct" : "wrong"}</span>${vt.abstained ? ` · ${vt.abstained} without answer` : ""}</h3>`;
       h += `<table class="grid vote"><tr><th>class</th><th class="row">answer</th><th>size</th><th>correct</th></tr>${(vt.clusters || []).map((c, q) => `<tr><td>${q}</td><td style="text-align:left"><code>${esc(c.answer)}</code></td><td>${c.size}</td><td>${c.correct ? "✓" : "✗"}</td></tr>`).join("")}</table>`;
     }
-    const others = s.k.map((c, j) => j).filter((j) => j !== pi);
+    const others = full.k.map((c, j) => j).filter((j) => j !== pi);
     if (others.length) {
       const ids = s.vt?.cluster_ids || [];
       h += `<h3>other completions</h3>` + others.map((j) => {
-        const e = s.e[j], v = s.v[j], cls = s.k[j].gr ? null : ids[sampledIndex(s, j)];
-        return `<details class="lazy" data-run="${r}" data-task="${esc(s.t)}" data-id="${esc(s.i)}" data-j="${j}"><summary>${s.k[j].gr ? "greedy" : "sample"} #${j} · <code>${esc(e ? e[0] : "—")}</code> · <span class="badge ${esc(v?.[1])}">${esc(v?.[1])}</span> ${esc(v?.[2] ?? "")}${cls != null ? ` · class ${cls}` : ""}</summary><div class="body"></div></details>`;
+        const e = full.e[j], v = full.v[j], cls = full.k[j].gr ? null : ids[sampledIndex(full, j)];
+        return `<details class="lazy" data-run="${r}" data-task="${esc(s.t)}" data-id="${esc(s.i)}" data-j="${j}"><summary>${full.k[j].gr ? "greedy" : "sample"} #${j} · <code>${esc(e ? e[0] : "—")}</code> · <span class="badge ${esc(v?.[1])}">${esc(v?.[1])}</span> ${esc(v?.[2] ?? "")}${cls != null ? ` · class ${cls}` : ""}</summary><div class="body"></div></details>`;
       }).join("");
     }
     return h;
   }
   function summaryLine(s) {
-    const pi = primary(s), e = s.e[pi], v = s.v[pi], o = outcome(s);
+    const e = s.e[0], v = s.v[0], o = outcome(s);
     return `<span class="badge ${o === "correct" ? "correct" : o === "wrong" ? "incorrect" : ""}">${o === "unscorable" ? "apart" : o}</span> ` +
       `<b>${esc(s.t)}</b> · ${esc(s.i)} · gold <code>${esc(s.g)}</code> · answer <code>${esc(e ? e[0] : "—")}</code> · ${esc(v?.[1] ?? "")} ${v?.[2] ? "(" + esc(v[2]) + ")" : ""}` +
-      (s.vt ? ` · vote <code>${esc(s.vt.answer ?? "—")}</code> ${s.vt.votes ?? 0}/${s.k.filter((c) => !c.gr).length}` : "");
+      (s.vt ? ` · vote <code>${esc(s.vt.answer ?? "—")}</code> ${s.vt.votes ?? 0}/${s.ns}` : "");
   }
   // Lazy bodies: a details element is filled the first time it opens (toggle does not bubble: capture it).
   document.addEventListener("toggle", async (ev) => {
@@ -248,17 +270,21 @@
     if (!(d instanceof HTMLDetailsElement) || !d.open || d.dataset.filled) return;
     d.dataset.filled = "1";
     const body = d.querySelector(":scope > .body");
+    const key = `${d.dataset.task}\u0000${d.dataset.id}`;
+    const problem = async (r) => {
+      const s = (await samplesOf(r)).index.get(key);
+      return [s, await fullOf(r, s)];
+    };
     if (d.classList.contains("lazy")) {
-      const { index } = await samplesOf(+d.dataset.run);
-      body.innerHTML = completionHtml(index.get(`${d.dataset.task}\u0000${d.dataset.id}`), +d.dataset.j);
+      const [, full] = await problem(+d.dataset.run);
+      body.innerHTML = completionHtml(full, +d.dataset.j);
     } else if (d.classList.contains("sample")) {
-      const { index } = await samplesOf(+d.dataset.run);
-      body.innerHTML = sampleHtml(+d.dataset.run, index.get(`${d.dataset.task}\u0000${d.dataset.id}`));
+      const [s, full] = await problem(+d.dataset.run);
+      body.innerHTML = sampleHtml(+d.dataset.run, s, full);
     } else if (d.classList.contains("flip")) {
       const [a, b] = [+d.dataset.a, +d.dataset.b];
-      const [sa, sb] = await Promise.all([samplesOf(a), samplesOf(b)]);
-      const key = `${d.dataset.task}\u0000${d.dataset.id}`;
-      body.innerHTML = `<div class="two"><div class="side-a">${sampleHtml(a, sa.index.get(key))}</div><div class="side-b">${sampleHtml(b, sb.index.get(key))}</div></div>`;
+      const [[sa, fa], [sb, fb]] = await Promise.all([problem(a), problem(b)]);
+      body.innerHTML = `<div class="two"><div class="side-a">${sampleHtml(a, sa, fa)}</div><div class="side-b">${sampleHtml(b, sb, fb)}</div></div>`;
     }
   }, true);
 
@@ -271,8 +297,8 @@
     const tasks = [...new Set(list.map((s) => s.t))];
     options($("s-task"), [["", `all (${tasks.length})`], ...tasks.map((t) => [t, t])], "");
     const count = (f) => { const m = new Map(); list.forEach((s) => f(s).forEach((x) => m.set(x, (m.get(x) || 0) + 1))); return [...m].sort((a, b) => b[1] - a[1]); };
-    options($("s-status"), [["", "all"], ...count((s) => [s.v[primary(s)]?.[1]].filter(Boolean)).map(([v, n]) => [v, `${v} (${n})`])], "");
-    options($("s-rule"), [["", "all"], ...count((s) => [s.v[primary(s)]?.[2]].filter(Boolean)).map(([v, n]) => [v, `${v} (${n})`])], "");
+    options($("s-status"), [["", "all"], ...count((s) => [s.v[0]?.[1]].filter(Boolean)).map(([v, n]) => [v, `${v} (${n})`])], "");
+    options($("s-rule"), [["", "all"], ...count((s) => [s.v[0]?.[2]].filter(Boolean)).map(([v, n]) => [v, `${v} (${n})`])], "");
     options($("s-cat"), [["", "all"], ...count((s) => Object.entries(s.c || {}).map(([k, v]) => `${k}=${v}`)).sort().map(([v, n]) => [v, `${v} (${n})`])], "");
     await applyFilters();
   }
@@ -282,17 +308,14 @@
     const task = $("s-task").value, want = $("s-correct").value, status = $("s-status").value, rule = $("s-rule").value, cat = $("s-cat").value;
     const needle = $("s-search").value.trim().toLowerCase();
     filtered = list.filter((s) => {
-      const v = s.v[primary(s)];
+      const v = s.v[0];
       if (task && s.t !== task) return false;
       if (want && outcome(s) !== want) return false;
       if (status && v?.[1] !== status) return false;
       if (rule && v?.[2] !== rule) return false;
       if (cat) { const at = cat.indexOf("="); if ((s.c || {})[cat.slice(0, at)] !== cat.slice(at + 1)) return false; }
       if (needle) {
-        if (s._hay === undefined) {
-          const pi = primary(s);
-          s._hay = [s.i, s.g, s.p, s.k[pi]?.x || "", s.e[pi]?.[0] || ""].join("\n").toLowerCase();
-        }
+        if (s._hay === undefined) s._hay = [s.i, s.g, s.p, s.k[0]?.x || "", s.e[0]?.[0] || ""].join("\n").toLowerCase();
         if (!s._hay.includes(needle)) return false;
       }
       return true;

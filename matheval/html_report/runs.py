@@ -25,7 +25,8 @@ class RunData:
     config: RunConfig
     summary: dict[str, Any]
     results: list[Result]  # graded records without texts (for breakdowns)
-    samples: list[dict[str, Any]]  # the page's compact records
+    samples: list[dict[str, Any]]  # the page's compact records (heads: what the sample list shows)
+    details: list[dict[str, Any] | None]  # aligned with samples: every completion, where there are several
     prefixes: dict[str, str]  # per task, the prompt prefix all samples share
     complete: bool  # no pending journal left: the run finished
 
@@ -61,15 +62,17 @@ def load_run(path: Path, *, sample_texts: int, summary: dict[str, Any] | None = 
     """One run dir, read once. `summary` (the run's own, at the end of a run) saves re-reading it;
     otherwise summary.json, or the same `aggregate` over the samples when the run never wrote one."""
     cfg = load_run_config(path)
-    results, samples = [], []
+    results, samples, details = [], [], []
     for r in _stream(path / SAMPLES):
-        samples.append(encode(r, sample_texts))
+        head, detail = encode(r, sample_texts)
+        samples.append(head)
+        details.append(detail)
         results.append(lighten(r))
     prefixes = strip_prefixes(samples)
     if summary is None:
         sfile = path / "summary.json"
         summary = json.loads(sfile.read_text(encoding="utf-8")) if sfile.is_file() else aggregate(results, cfg)
-    return RunData(path, cfg, summary, results, samples, prefixes, complete=not (path / PENDING).exists())
+    return RunData(path, cfg, summary, results, samples, details, prefixes, complete=not (path / PENDING).exists())
 
 
 def _stream(path: Path):

@@ -3,9 +3,10 @@
 Greedy completions are always embedded; sampled ones up to a cap per problem, the rest keep their
 answer, verdict and length but not their text (samples.jsonl has it). Keys, read by report.js:
 t task, i id, g gold, p prompt (after the task's shared prefix), c categories, s scores,
-u unscorable, k completions {x text | null, l length, n tokens, f finish, gr greedy, r rounds, b served_by},
-e extractions [answer, method, start, end, status, candidates] | null,
-v verdicts [correct, status, rule, gold_norm, pred_norm, detail], pg programs, vt vote.
+u unscorable, j / ns primary completion's index / number of samples, vt vote, and per completion
+k {x text | null, l length, n tokens, f finish, gr greedy, r rounds, b served_by},
+e extraction [answer, method, start, end, status, candidates] | null,
+v verdict [correct, status, rule, gold_norm, pred_norm, detail], pg program answer.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from typing import Any
 from matheval.record import Result
 
 
-def encode(r: Result, sample_texts: int) -> dict[str, Any]:
+def encode(r: Result, sample_texts: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(head, detail). The head is what the sample list shows and filters on: the problem, its
+    primary completion (the greedy one, else the first sample) at index 0 (`j` is its index in the
+    record) and the vote. The detail holds every completion, for a problem that has several; the
+    page decodes it only when the problem is opened."""
     comps, kept = [], 0
     for c in r.completions:
         keep = c.greedy or kept < sample_texts
@@ -28,25 +33,28 @@ def encode(r: Result, sample_texts: int) -> dict[str, Any]:
         if c.served_by:
             comp["b"] = c.served_by
         comps.append(comp)
-    out: dict[str, Any] = {
-        "t": r.task, "i": r.id, "g": r.gold, "p": r.prompt, "k": comps,
+    full: dict[str, Any] = {
+        "k": comps,
         "e": [None if e is None else [e.answer, e.method, e.span[0], e.span[1], e.status, list(e.answers)]
               for e in r.extractions],
         "v": [[int(v.correct), v.status, v.rule, v.gold_norm, v.pred_norm, v.detail] for v in r.verdicts],
-        "s": r.scores,
     }
-    if r.categories:
-        out["c"] = r.categories
-    if r.unscorable:
-        out["u"] = r.unscorable
     if any(p is not None for p in r.programs):
-        out["pg"] = [None if p is None else [p.answer, p.status, p.n_executed, p.error,
-                                             None if p.verdict is None else [int(p.verdict.correct), p.verdict.status,
-                                                                             p.verdict.rule, p.verdict.detail]]
-                     for p in r.programs]
+        full["pg"] = [None if p is None else [p.answer, p.status, p.n_executed, p.error,
+                                              None if p.verdict is None else [int(p.verdict.correct), p.verdict.status,
+                                                                              p.verdict.rule, p.verdict.detail]]
+                      for p in r.programs]
+    j = next((i for i, c in enumerate(r.completions) if c.greedy), 0)
+    head: dict[str, Any] = {"t": r.task, "i": r.id, "g": r.gold, "p": r.prompt, "s": r.scores, "j": j,
+                            "ns": sum(not c.greedy for c in r.completions),
+                            **{key: [arr[j]] if j < len(arr) else [] for key, arr in full.items()}}
+    if r.categories:
+        head["c"] = r.categories
+    if r.unscorable:
+        head["u"] = r.unscorable
     if r.vote is not None:
-        out["vt"] = r.vote
-    return out
+        head["vt"] = r.vote
+    return head, (full if len(comps) > 1 else None)
 
 
 def lighten(r: Result) -> Result:
