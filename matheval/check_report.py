@@ -82,8 +82,9 @@ def render_markdown(r: CheckResult) -> str:
             out.append(f"| {c.task} | {c.metric} | {c.n} | {100 * c.baseline:.1f} | {100 * c.run:.1f} | "
                        f"{_pts(c.diff)} [{_pts(c.lo)}, {_pts(c.hi)}] | {c.p_value:.3g} | {verdict} |")
         out.append("")
-    out += [f"- {line}" for line in _notes(r)]
-    out += ["", "Exit codes: 0 pass · 1 regression or missing problems · 2 usage error or incomparable baseline."]
+    if notes := _notes(r):
+        out += [f"- {line}" for line in notes] + [""]
+    out += ["Exit codes: 0 pass · 1 regression or missing problems · 2 usage error or incomparable baseline."]
     return "\n".join(out).rstrip() + "\n"
 
 
