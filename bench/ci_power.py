@@ -10,7 +10,9 @@ Runs the CI suite (profiles/ci-smollm2.yaml, fp32) in separate processes, each u
 - injected regressions, each a realistic harness change: the chat template's boxed instruction
   removed (a task-dir copy whose chat style renders question.jinja, via MATHEVAL_TASKS_DIR),
   max tokens halved, and an extraction bug that takes the first number instead of the last
-  (the clean generations re-graded by `matheval rescore` with that bug patched in): each must
+  ("the answer is 12 + 7 = 19" read as 12, and in the last-number fallback; the clean
+  generations re-graded by `matheval rescore` with that bug patched in), and the task's
+  extractor edited to `boxed` (`rescore --extractor boxed`): each must
   exit 1 (with --allow-mismatch where the fingerprint rightly refuses it, which is exit 2);
 - synthetic drops: a random fraction of the clean run's correct completions lost, re-scored,
   checked; gives the smallest drop (points) the suite catches at its size.
@@ -38,7 +40,11 @@ LOCK = "/tmp/matheval-model.lock"
 PY = sys.executable
 
 # The extraction bug, as a developer could write it: the "last number" fallback takes the first.
+# Two extraction bugs, as a developer could write them (env CI_POWER_BUG picks one):
+# "response": answers read as the first number of the response (`findall(...)[0]` for `[-1]`);
+# "statement": only inside the answer statement and the fallback ("the answer is 12 + 7 = 19" -> 12).
 FIRST_NUMBER_PATCH = """
+import os
 import re
 import sys
 import matheval.grading.extract as E
@@ -47,11 +53,20 @@ pattern = getattr(fallback, "NUMBER_RE", None) or re.compile(r"-?\\d+(?:\\.\\d+)
 make = getattr(fallback, "make", None) or getattr(E, "_make")
 def first_number(text, *args, **kwargs):
     m = pattern.search(text)
-    return None if m is None else make(m.group(0), "last_number", m.start(), m.end())
-patched = [n for n in ("last_number", "last_candidate", "_last_number") if hasattr(E, n)]
-assert patched, "no last-number fallback found to break"
-for name in patched:
-    setattr(E, name, first_number)
+    return None if m is None else make(m.group(0), "first_number", m.start(), m.end())
+if os.environ["CI_POWER_BUG"] == "response":
+    E.STYLES["auto"] = first_number
+else:
+    patched = [n for n in ("last_number", "last_candidate", "_last_number") if hasattr(E, n)]
+    assert patched, "no last-number fallback found to break"
+    for name in patched:
+        setattr(E, name, first_number)
+    anchor = E.after_anchor
+    def first_in_statement(text, *args, **kwargs):
+        found = anchor(text, *args, **kwargs)
+        m = None if found is None else pattern.search(found.answer)
+        return found if m is None else make(m.group(0), found.method, found.span[0], found.span[1])
+    E.after_anchor = first_in_statement
 from matheval.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -94,12 +109,26 @@ def no_boxed_tasks(tmp: Path, tasks: list[str]) -> Path:
     return dst
 
 
-def first_number_rescore(clean: Path, out: Path) -> Path:
+def first_number_rescore(clean: Path, out: Path, bug: str) -> Path:
+    run_id = f"reg_first_number_{bug}"
+    if (out / run_id / "summary.json").is_file():
+        return out / run_id
     proc = subprocess.run([PY, "-c", FIRST_NUMBER_PATCH, "rescore", str(clean), "--output-dir", str(out),
-                           "--run-id", "reg_first_number"], env=_env(), capture_output=True, text=True)
+                           "--run-id", run_id], env=_env(CI_POWER_BUG=bug), capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"rescore failed:\n{proc.stderr[-3000:]}")
-    return out / "reg_first_number"
+    return out / run_id
+
+
+def boxed_only_rescore(clean: Path, out: Path) -> Path:
+    """The task's extractor edited to `boxed` (a one-word YAML change): re-grade the clean run."""
+    run_id = "reg_extractor_boxed"
+    if not (out / run_id / "summary.json").is_file():
+        proc = subprocess.run([PY, "-m", "matheval", "rescore", str(clean), "--extractor", "boxed", "--output-dir",
+                               str(out), "--run-id", run_id], env=_env(), capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.exit(f"rescore failed:\n{proc.stderr[-3000:]}")
+    return out / run_id
 
 
 def completions_differ(a: Path, b: Path) -> tuple[int, int]:
@@ -196,44 +225,49 @@ def main() -> int:
         return path
 
     print(f"suite: {' '.join(flags)}\nruns in {out}", flush=True)
-    clean = [run(f"clean_{i}", flags) for i in range(args.clean)]
+    base = run("clean_0", flags)
     from matheval.scores import load
 
-    if not load(clean[0]).fingerprints:
+    if not load(base).fingerprints:
         # Runs made before config.json carried fingerprints: comparability cannot be checked.
         print("note: the runs record no fingerprint; every check below uses --allow-mismatch", flush=True)
         pol_args.append("--allow-mismatch")
+    print(f"\n{'case':<28}{'exit':>5}{'exit*':>6}{'max drop':>10}{'min p':>10}  worst cell / notes", flush=True)
     rows = []
-    for i, c in enumerate(clean[1:], 1):
-        code, doc = check(clean[0], c, *pol_args)
-        differ, total = completions_differ(clean[0], c)
-        rows.append(summarize(f"clean_{i}", code, doc, gating) | {"completions_differ": f"{differ}/{total}"})
 
+    def report(row: dict) -> None:
+        rows.append(row)
+        star = row.get("exit_without_allow_mismatch", "")
+        note = row.get("completions_differ", "")
+        note = f"completions differing: {note}" if note else f"regressed: {', '.join(row['regressed']) or '-'}"
+        print(f"{row['name']:<28}{row['exit']:>5}{star!s:>6}{row['max_abs_diff']:>10.1f}{(row['min_p'] or 1):>10.2g}"
+              f"  {row['worst_cell']}; {note}; drops {row['drops']}", flush=True)
+        (out / "power.json").write_text(json.dumps({"suite": flags, "timings_s": timings, "rows": rows}, indent=2))
+
+    def regression(name: str, path: Path) -> None:
+        code, _ = check(base, path, *pol_args)
+        code_allowed, doc = check(base, path, *pol_args, "--allow-mismatch")
+        report(summarize(name, code_allowed, doc, gating) | {"exit_without_allow_mismatch": code})
+
+    # Cheapest first (no model), then the regenerations, then the clean reruns.
+    regression("extraction: first number", first_number_rescore(base, out, "response"))
+    regression("first number in statement", first_number_rescore(base, out, "statement"))
+    regression("extractor: boxed only", boxed_only_rescore(base, out))
     with tempfile.TemporaryDirectory() as tmp:
         tasks_dir = no_boxed_tasks(Path(tmp), prof["tasks"])
-        no_boxed = run("reg_no_boxed", flags, _env(MATHEVAL_TASKS_DIR=str(tasks_dir)))
-    halved = run("reg_half_tokens", [*flags, "--max-tokens", str(prof["max_tokens"] // 2)])  # CLI beats profile
-    first = first_number_rescore(clean[0], out) if not (out / "reg_first_number").is_dir() else out / "reg_first_number"
-    for name, path in (("no boxed instruction", no_boxed), ("max tokens halved", halved),
-                       ("extraction: first number", first)):
-        code, _ = check(clean[0], path, *pol_args)
-        code_allowed, doc = check(clean[0], path, *pol_args, "--allow-mismatch")
-        rows.append(summarize(name, code_allowed, doc, gating) | {"exit_without_allow_mismatch": code})
-
-    synth = synthetic_power(clean[0], [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], args.draws, policy)
-    print(f"\n{'case':<26}{'exit':>5}{'exit*':>6}{'max drop':>10}{'min p':>10}  worst cell / notes")
-    for r in rows:
-        star = r.get("exit_without_allow_mismatch", "")
-        note = r.get("completions_differ", "")
-        note = f"completions differing: {note}" if note else f"regressed: {', '.join(r['regressed']) or '-'}"
-        print(f"{r['name']:<26}{r['exit']:>5}{star!s:>6}{r['max_abs_diff']:>10.1f}{(r['min_p'] or 1):>10.2g}  "
-              f"{r['worst_cell']}; {note}")
+        regression("no boxed instruction", run("reg_no_boxed", flags, _env(MATHEVAL_TASKS_DIR=str(tasks_dir))))
+    regression("max tokens halved", run("reg_half_tokens", [*flags, "--max-tokens", str(prof["max_tokens"] // 2)]))
+    for i in range(1, args.clean):
+        c = run(f"clean_{i}", flags)
+        code, doc = check(base, c, *pol_args)
+        differ, total = completions_differ(base, c)
+        report(summarize(f"clean_{i}", code, doc, gating) | {"completions_differ": f"{differ}/{total}"})
     print("exit* = without --allow-mismatch (2 = refused: the fingerprint differs, as it should)")
+
+    synth = synthetic_power(base, [0.2, 0.4, 0.6, 0.8, 1.0], args.draws, policy)
     print(f"\n{'fraction of correct completions lost':<40}{'mean max drop (pts)':>20}{'power':>8}")
     for s in synth:
         print(f"{s['fraction_lost']:<40}{s['mean_max_drop_pts']:>20.1f}{s['power']:>8.2f}")
-    for r in rows:
-        print(f"drops {r['name']}: {r['drops']}")
     doc = {"suite": flags, "timings_s": timings, "rows": rows, "synthetic": synth}
     (out / "power.json").write_text(json.dumps(doc, indent=2))
     print(f"\ntimings (s): {timings}\nwritten {out / 'power.json'}")
