@@ -4,6 +4,7 @@
     equivalent(gold, pred, question=None, **options) -> Verdict  # gold first: the comparison is asymmetric
     grade(gold, text, style=..., options=..., question=None, truncated=False) -> (Extraction | None, Verdict)
     verify(gold, response, question=None, truncated=False) -> bool  # thread- and process-safe one-liner
+    verify_verdict(gold, response, ...) -> (Extraction | None, Verdict)  # what verify decided, and why
     canonical_key(answer) -> str                              # cheap clustering key for majority vote
     check_gold(gold, **options) -> str | None                 # None when a gold answer is usable
 
@@ -16,7 +17,7 @@ records.GraderOptions for the options, api.equivalent for why gold comes first, 
 
 from __future__ import annotations
 
-from .api import canonical_key, check_gold, equivalent, grade, verify
+from .api import canonical_key, check_gold, equivalent, grade, verify, verify_verdict
 from .extract import STYLES, extract_answer
 from .records import STATUSES, Extraction, GraderOptions, Verdict
 from .worker import shutdown as shutdown_workers
@@ -43,5 +44,6 @@ __all__ = [
     "parse_gold",
     "shutdown_workers",
     "verify",
+    "verify_verdict",
     "warm_up",
 ]

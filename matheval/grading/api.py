@@ -220,25 +220,44 @@ def verify(
     """
     opts = resolve_options(None, **options)  # a wrong option name is the caller's bug: raise it
     try:
-        if not isinstance(response, str) or not isinstance(gold, str):
-            return False
-        gold_answer = read_gold(gold)
-        letter = gold_letter(_norm(gold_answer), _LETTERS) if opts.answer_type in ("auto", "choice") else None
-        if letter is not None:
-            found = extract_answer(response, "choice", choices=_LETTERS[: max(5, _LETTERS.index(letter) + 1)],
-                                   truncated=truncated)
-            return found is not None and found.status == "ok" and found.answer == letter
-        if response.strip() == gold.strip():
-            return True
-        if _is_bare(response):
-            # A bare answer is compared whole and decides: its digits are not answers on their own.
-            return equivalent(gold_answer, response, opts, question=question).correct
-        extraction = extract_answer(response, "auto", truncated=truncated)
-        if extraction is None or extraction.status != "ok":
-            return False
-        return equivalent(gold_answer, extraction.answer, opts, question=question).correct
+        return verify_verdict(gold, response, opts, question=question, truncated=truncated)[1].correct
     except Exception:  # noqa: BLE001 - a reward function must return a bool for any model text
         return False
+
+
+def verify_verdict(
+    gold: str,
+    response: str,
+    options: GraderOptions | None = None,
+    *,
+    question: str | None = None,
+    truncated: bool = False,
+) -> tuple[Extraction | None, Verdict]:
+    """`verify`'s decision with the extraction and verdict it rests on (for reward logs)."""
+    opts = resolve_options(options)
+    if not isinstance(response, str) or not isinstance(gold, str):
+        return None, Verdict(False, "no_answer", "none", str(gold), None, "not a string")
+    gold_answer = read_gold(gold)
+    whole = Extraction(response.strip(), (response.strip(),), "whole", (0, len(response)))
+    if response.strip() == gold.strip():
+        return whole, Verdict(True, "correct", "string", _norm(gold_answer), _norm(gold_answer))
+    letter = gold_letter(_norm(gold_answer), _LETTERS) if opts.answer_type in ("auto", "choice") else None
+    if letter is not None:
+        choices = _LETTERS[: max(5, _LETTERS.index(letter) + 1)]
+        found = extract_answer(response, "choice", choices=choices, truncated=truncated)
+        if found is None or found.status != "ok":
+            why = "no option letter found" if found is None else found.status
+            return found, Verdict(False, "no_answer", "none", letter, None, why)
+        ok = found.answer == letter
+        return found, Verdict(ok, "correct" if ok else "incorrect", "choice", letter, found.answer)
+    if _is_bare(response):
+        # A bare answer is compared whole and decides: its digits are not answers on their own.
+        return whole, equivalent(gold_answer, response, opts, question=question)
+    extraction = extract_answer(response, "auto", truncated=truncated)
+    if extraction is None or extraction.status != "ok":
+        why = "no answer found" if extraction is None else extraction.status
+        return extraction, Verdict(False, "no_answer", "none", _norm(gold_answer), None, why)
+    return extraction, equivalent(gold_answer, extraction.answer, opts, question=question)
 
 
 def _is_bare(response: str) -> bool:
