@@ -252,3 +252,14 @@ def test_canonical_key_equal_means_equivalent():
         for b in answers:
             if canonical_key(a) == canonical_key(b):
                 assert equivalent(a, b).correct, (a, b)
+
+
+def test_equal_keys_mean_equivalent_over_the_golden_table():
+    # Majority voting merges answers by key without calling `equivalent`: a key shared by two
+    # answers that are not equivalent would merge a wrong answer into a right one.
+    groups: dict[str, list[str]] = {}
+    for answer in sorted({c["gold"] for c in CASES} | {c["pred"] for c in CASES}):
+        groups.setdefault(canonical_key(answer), []).append(answer)
+    merged = [(a, b) for group in groups.values() for a in group for b in group if a != b]
+    assert merged, "the table has answers that share a key"
+    assert [(a, b) for a, b in merged if not equivalent(a, b).correct] == []

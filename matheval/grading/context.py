@@ -40,6 +40,12 @@ _INTERVAL_CUES = re.compile(
 )
 
 
+_POINT_CUES = re.compile(
+    r"\b(?:ordered (?:pair|triple)|points?|coordinates|vertex|vertices|cent(?:er|re)|focus|foci|polar|vectors?)\b",
+    re.IGNORECASE,
+)
+
+
 @dataclass(frozen=True)
 class Cues:
     """What the question text says about the answer's form (nothing when no question is given).
@@ -67,7 +73,8 @@ def _cues(text: str) -> Cues:
     from .normalize import normalize
 
     compact = re.sub(r"\s+", "", normalize(text.replace("$", " ")))
-    return Cues(bool(_ORDER_CUES.search(text)), bool(_INTERVAL_CUES.search(text)), compact)
+    interval = bool(_INTERVAL_CUES.search(text)) and not _POINT_CUES.search(text)
+    return Cues(bool(_ORDER_CUES.search(text)), interval, compact)
 
 
 _NO_CUES = Cues()

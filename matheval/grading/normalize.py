@@ -95,6 +95,7 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\\mathbb\s*\{\s*R\s*\}|\\R(?![a-zA-Z])", r"\\mathbb{R}"),
         (r"\\mathbb\s*\{\s*([^R{}\s][^{}]*)\}", r" \1"),
         (r"\\text\s*\{\s*\}", ""),
+        (r"\\(?:bf|it|rm|em|sf|tt|sl|bfseries|itshape)(?![a-zA-Z])\s*", ""),  # {\bf 12}: old font switches
         (r"\\(?:mathrm|text|textrm|operatorname)\s*\{\s*([ei])\s*\}", r"\1"),
         (r"\\(?:a|arc)(sin|cos|tan|sec|csc|cot)(?![a-zA-Z])", r"\\arc\1"),
         (r"\\operatorname\s*\{\s*(arcsin|arccos|arctan|sinh|cosh|tanh|lcm|gcd|sgn)\s*\}", r"\\\1"),
@@ -125,6 +126,7 @@ _UNIT_GROUP_RE = re.compile(
     + r")\s*\{[^{}]*\}\s*(?:\^\s*\{?-?\d\}?)?)+)$"
 )
 _UNIT_WORD_RE = re.compile(r"\\(?:" + _TEXT_ALT + r")\s*\{([^{}]*)\}")
+_TEXT_NUMBER_RE = re.compile(r"^\\(?:" + _TEXT_ALT + r")\s*\{\s*(-?[\d.,]+)\s+([a-zA-Z][a-zA-Z ./^0-9]*)\}$")
 _LABEL_PREFIX_RE = re.compile(r"^[a-z][a-z ]{2,20}:\s*(?=[-\d\\(])")
 _UNIT_POWER_RE = re.compile(r"\^\s*\{?\d\}?$")
 _PMOD_RE = re.compile(r"\s*(?:\(\s*)?\\(?:pmod\s*\{[^{}]*\}|bmod\s*\S+|mod\s*\S+)(?:\s*\))?\s*$")
@@ -206,6 +208,9 @@ def strip_decorations(text: str) -> Decorated:
     """Remove units, currency, degree signs, ``\\pmod``, a trailing percent sign, filler words."""
     s = text.strip()
     percent = degrees = False
+    m = _TEXT_NUMBER_RE.match(s)
+    if m:
+        s = m.group(1) + " " + m.group(2)  # "\\text{5 cm}": a number and its unit inside one \\text{}
     for _ in range(6):
         before = s
         s = _LEADING_FILLER_RE.sub("", s).strip()

@@ -171,12 +171,15 @@ def key(node: Node) -> str:
 
     node = _plain(node)
     if node.kind == "record":
-        node = _record_tuple(node)
+        labelled = sorted(f"{i.items[0].show()}={form_key(equation.label_value(i) or i)}" for i in node.items)
+        return "record[" + "|".join(labelled) + "]"
     if node.kind not in _SEQUENCES:
         return form_key(node)
     inner = [form_key(i) for i in node.items]
     if node.kind in ("list", "set"):
-        inner = sorted(set(inner))
+        # Same rule as matching: a set or a list of points counts members once, numbers keep multiplicity.
+        once = node.kind == "set" or all(i.kind == "tuple" for i in node.items)
+        inner = sorted(set(inner)) if once else sorted(inner)
     kind = "list" if node.kind in ("list", "set") else node.kind
     brackets = node.brackets if node.kind == "tuple" else ""
     return f"{kind}{brackets}[" + "|".join(inner) + "]"
