@@ -249,19 +249,19 @@ def main() -> int:
         code_allowed, doc = check(base, path, *pol_args, "--allow-mismatch")
         report(summarize(name, code_allowed, doc, gating) | {"exit_without_allow_mismatch": code})
 
-    # Cheapest first (no model), then the regenerations, then the clean reruns.
+    # Cheapest first (no model), then the clean reruns, then the regenerations.
     regression("extraction: first number", first_number_rescore(base, out, "response"))
     regression("first number in statement", first_number_rescore(base, out, "statement"))
     regression("extractor: boxed only", boxed_only_rescore(base, out))
-    with tempfile.TemporaryDirectory() as tmp:
-        tasks_dir = no_boxed_tasks(Path(tmp), prof["tasks"])
-        regression("no boxed instruction", run("reg_no_boxed", flags, _env(MATHEVAL_TASKS_DIR=str(tasks_dir))))
-    regression("max tokens halved", run("reg_half_tokens", [*flags, "--max-tokens", str(prof["max_tokens"] // 2)]))
     for i in range(1, args.clean):
         c = run(f"clean_{i}", flags)
         code, doc = check(base, c, *pol_args)
         differ, total = completions_differ(base, c)
         report(summarize(f"clean_{i}", code, doc, gating) | {"completions_differ": f"{differ}/{total}"})
+    with tempfile.TemporaryDirectory() as tmp:
+        tasks_dir = no_boxed_tasks(Path(tmp), prof["tasks"])
+        regression("no boxed instruction", run("reg_no_boxed", flags, _env(MATHEVAL_TASKS_DIR=str(tasks_dir))))
+    regression("max tokens halved", run("reg_half_tokens", [*flags, "--max-tokens", str(prof["max_tokens"] // 2)]))
     print("exit* = without --allow-mismatch (2 = refused: the fingerprint differs, as it should)")
 
     synth = synthetic_power(base, [0.2, 0.4, 0.6, 0.8, 1.0], args.draws, policy)
