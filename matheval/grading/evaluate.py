@@ -17,7 +17,7 @@ import zlib
 from fractions import Fraction
 
 from .expr_parser import FUNCTION_NAMES, Expr, TooLarge, Unsupported, parse_expression
-from .limits import MAX_BITS, MAX_FACTORIAL, MAX_FUNCTION_ARG, PIECEWISE_POINTS, SMOOTH_POINTS
+from .limits import MAX_BITS, MAX_FACTORIAL, MAX_FUNCTION_ARG, MAX_SUM_TERMS, PIECEWISE_POINTS, SMOOTH_POINTS
 
 Value = Fraction | complex
 
@@ -221,6 +221,21 @@ def _eval(node: tuple, env: dict[str, Fraction]) -> Value:
                 raise TooLarge("Gamma too large")
             return Fraction(math.factorial(int(v) - 1))
         return complex(math.gamma(float(v)))
+    if op in ("sum", "prod"):
+        lo, hi = _integer(_eval(node[2], env), op), _integer(_eval(node[3], env), op)
+        if hi - lo > MAX_SUM_TERMS:
+            raise TooLarge("too many terms")
+        if hi < lo - 1:
+            raise Undefined("a sum with its bounds reversed")  # n < 0 in a formula for n >= 0
+        total: Value = Fraction(0 if op == "sum" else 1)
+        inner = dict(env)
+        for k in range(lo, hi + 1):
+            inner[node[1]] = Fraction(k)
+            term = _eval(node[4], inner)
+            both = isinstance(total, Fraction) and isinstance(term, Fraction)
+            total = _check((total + term if op == "sum" else total * term) if both else
+                           (_c(total) + _c(term) if op == "sum" else _c(total) * _c(term)))
+        return total
     if op == "cases":
         for value, condition in node[1]:
             if condition is None or _holds(condition, env):

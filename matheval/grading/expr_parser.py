@@ -327,6 +327,8 @@ class _Parser:
             raise Unsupported(f"text {word!r}")
         if name == "begin":
             return self._environment()
+        if name in ("sum", "prod"):
+            return self._big_operator(name)
         if name in ("lfloor", "lceil"):
             node = self.expr()
             self.expect("\\rfloor" if name == "lfloor" else "\\rceil")
@@ -335,6 +337,26 @@ class _Parser:
         if name in FUNCTION_NAMES:
             return self._function(name)
         raise Unsupported(f"command \\{name}")
+
+    def _big_operator(self, name: str) -> tuple:
+        """``\\sum_{k=a}^{b} body`` with integer bounds at the sample point; the body is one term."""
+        self.expect("_")
+        self.expect("{")
+        kind, var = self.take()
+        if kind != "let":
+            raise Unsupported("index of a sum")
+        self.expect("=")
+        had = var in self.symbols
+        lo = self.expr()
+        self.expect("}")
+        self.expect("^")
+        hi = self.argument()
+        body = self.term()
+        if not had:
+            self.symbols.discard(var)  # the index is bound by the sum
+        self._mark_integers(lo)
+        self._mark_integers(hi)
+        return (name, var, lo, hi, body)
 
     def _group_text(self) -> str:
         self.expect("{")

@@ -16,6 +16,7 @@ MAX_EXPONENT = 400  # "1e400": larger decimal exponents are compared as decimals
 MAX_BITS = 13_000  # exact integers; below Python's 4300-digit int<->str limit
 MAX_FACTORIAL = 2000
 MAX_FUNCTION_ARG = 1e6  # |argument| of sin/exp/... evaluated in-process
+MAX_SUM_TERMS = 10_000  # terms of a \sum or \prod evaluated in-process at one sample point
 MAX_SHAPE_DEPTH = 8  # recursion of the shape reader
 
 # Sampled identities: smooth expressions are decided at a few points; piecewise ones (floor, ceil,

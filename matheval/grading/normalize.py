@@ -126,6 +126,7 @@ _UNIT_GROUP_RE = re.compile(
     + r")\s*\{[^{}]*\}\s*(?:\^\s*\{?-?\d\}?)?)+)$"
 )
 _UNIT_WORD_RE = re.compile(r"\\(?:" + _TEXT_ALT + r")\s*\{([^{}]*)\}")
+_LEADING_RELATION_RE = re.compile(r"^(?:\\approx|\\sim|\\simeq|=|:)\s*(?=\S)")
 _TEXT_NUMBER_RE = re.compile(r"^\\(?:" + _TEXT_ALT + r")\s*\{\s*(-?[\d.,]+)\s+([a-zA-Z][a-zA-Z ./^0-9]*)\}$")
 _LABEL_PREFIX_RE = re.compile(r"^[a-z][a-z ]{2,20}:\s*(?=[-\d\\(])")
 _UNIT_POWER_RE = re.compile(r"\^\s*\{?\d\}?$")
@@ -159,6 +160,7 @@ def normalize(text: str) -> str:
     for pattern, repl in _REWRITES:
         s = pattern.sub(repl, s)
     s = _strip_wrappers(s)
+    s = _LEADING_RELATION_RE.sub("", s)  # "\\approx 3.14", "= 5": the value after the sign
     s = rewrite_number_notation(s)
     return _compact_spaces(s)
 
