@@ -265,3 +265,30 @@ def test_bad_input_is_one_line_and_writes_nothing(argv, message, tmp_path, relea
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
     assert not (tmp_path / "r.html").exists()
+
+
+def test_fingerprints_mark_the_odd_cell_and_every_cell_of_a_split_column():
+    from matheval.html_report.breakdowns import SPLIT, cell_differences
+
+    base = {"model": "m", "max_tokens": 1024, "sampled": {"n": 4, "temperature": 0.7}, "grader_version": "2.0"}
+    fps = {"0": base, "1": {**base, "model": "other"},
+           "2": {**base, "max_tokens": 512, "sampled": {"n": 4, "temperature": 0.2}},
+           "3": {**base, "grader_version": "1.9"}}
+    diffs = cell_differences("math", fps)
+    assert set(diffs) == {"2", "3"}  # the model differs by design: rows are models
+    assert {(d["key"], d["this"], d["majority"], d["blocking"]) for d in diffs["2"]} == {
+        ("max_tokens", 512, 1024, True), ("sampled.temperature", 0.2, 0.7, True)}
+    assert [(d["key"], d["blocking"]) for d in diffs["3"]] == [("grader_version", False)]
+    split = cell_differences("math", {"0": base, "1": {**base, "max_tokens": 512}})
+    assert {i: [(d["key"], d["majority"]) for d in ds] for i, ds in split.items()} == {
+        "0": [("max_tokens", SPLIT)], "1": [("max_tokens", SPLIT)]}
+
+
+def test_k_curve_svg_needs_two_k_and_escapes_its_title():
+    from matheval.html_report.svg import k_curve_svg
+
+    assert k_curve_svg({"maj": [(1, 0.5, 0.4, 0.6)], "pass": [], "top1": []}) is None
+    curve = {"maj": [(1, 0.5, 0.4, 0.6), (4, 0.6, 0.5, 0.7)], "pass": [(1, 0.5, 0.4, 0.6), (4, 0.8, 0.7, 0.9)],
+             "top1": [(0, 0.55, 0.45, 0.65)]}
+    svg = k_curve_svg(curve, title="<task>")
+    assert svg.count("<circle") == 4 and svg.count("<polygon") == 2 and "&lt;task&gt;" in svg and "<task>" not in svg
