@@ -36,6 +36,7 @@ class Fake:
         self.inflight = self.max_inflight = 0
         self.answered: list[str] = []
         self.model_fields: list[str] = []
+        self.seeds: dict[str, int] = {}
         self.probes = 0
         self.dead = threading.Event()
         fake = self
@@ -77,6 +78,7 @@ class Fake:
                 with fake.lock:
                     fake.answered.append(req["prompt"])
                     fake.model_fields.append(req["model"])
+                    fake.seeds[req["prompt"]] = req["seed"]
                     if len(fake.answered) == fake.die_after:  # crash right after this answer
                         fake.dead.set()
                         threading.Thread(target=fake.kill).start()
@@ -164,6 +166,15 @@ def test_spreads_by_load_within_the_concurrency_bounds(fakes: list[Fake]) -> Non
     _, calls = _run(_backend([f.url for f in fakes], concurrency=8, per_server=2), 40)
     assert calls == Counter(range(40)) and [f.max_inflight for f in fakes] == [2, 2] and TOTAL["max"] == 4
     # (the per-server bound binds: 8 allowed in all, 2 per server)
+
+
+def test_each_prompt_carries_its_own_seed(fakes: list[Fake]) -> None:
+    fakes += [Fake(), Fake()]
+    backend = _backend([f.url for f in fakes])
+    backend.generate(["p0", "p1", "p2"], PARAMS, None, [11, 22, 33])
+    assert {**fakes[0].seeds, **fakes[1].seeds} == {"p0": 11, "p1": 22, "p2": 33}
+    backend.generate(["p3"], PARAMS)
+    assert {**fakes[0].seeds, **fakes[1].seeds}["p3"] == PARAMS.seed
 
 
 def test_the_less_loaded_server_gets_more(fakes: list[Fake]) -> None:

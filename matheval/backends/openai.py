@@ -155,10 +155,10 @@ class OpenAIBackend:
                 time.sleep(self.reprobe_after * 2**attempt)
         raise UsageError(f"openai backend: no server answers ({self.pool.down_list()})")
 
-    def _request(self, i: int, prompt: str, params: GenParams) -> tuple[int, list[Completion]]:
+    def _request(self, i: int, prompt: str, params: GenParams, seed: int) -> tuple[int, list[Completion]]:
         payload = {
             "model": self.served_model_name, "prompt": prompt, "n": params.n, "max_tokens": params.max_tokens,
-            "temperature": params.temperature, "top_p": params.top_p, "seed": params.seed,
+            "temperature": params.temperature, "top_p": params.top_p, "seed": seed,
         }
         if params.stop:
             payload["stop"] = list(params.stop)
@@ -185,12 +185,12 @@ class OpenAIBackend:
             return i, comps
         raise _ServerError(last)
 
-    def generate(self, prompts: Sequence[str], params: GenParams, on_done: OnDone | None = None) -> list[
-        list[Completion]
-    ]:
-        """All prompts, `on_done(i, completions)` on this thread as each finishes. On a fatal error
-        (a 4xx, every server down, a request failing `max_tries` times) nothing new is sent, the
-        requests in flight finish and are handed back, then UsageError."""
+    def generate(self, prompts: Sequence[str], params: GenParams, on_done: OnDone | None = None,
+                 seeds: Sequence[int] | None = None) -> list[list[Completion]]:
+        """All prompts, `on_done(i, completions)` on this thread as each finishes; `seeds[i]` is
+        prompt i's sampling seed (default `params.seed`). On a fatal error (a 4xx, every server
+        down, a request failing `max_tries` times) nothing new is sent, the requests in flight
+        finish and are handed back, then UsageError."""
         from tqdm import tqdm
 
         results: list[list[Completion]] = [[] for _ in prompts]
@@ -208,7 +208,8 @@ class OpenAIBackend:
         executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="openai")
         try:
             with tqdm(total=len(prompts), desc="generate") as bar:
-                futures = [executor.submit(self._request, i, p, params) for i, p in enumerate(prompts)]
+                futures = [executor.submit(self._request, i, p, params, params.seed if seeds is None else seeds[i])
+                           for i, p in enumerate(prompts)]
                 for fut in as_completed(futures):
                     try:
                         i, comps = fut.result()
