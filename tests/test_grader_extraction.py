@@ -46,6 +46,8 @@ RESPONSES = [
     ("C", "Options A, B and D are wrong, so C.", True),
     ("C", r"The correct option is $\boxed{\text{(C)}}$.", True),
     ("(C) Cecile", "C", True),
+    ("B", "Let A be the event of rain and B the event of wind; P(A) = 1/2 so we get 0.3", False),
+    ("C", "Let A be the event of rain and C the event of wind, so the answer is C", True),
     ("(A) Cecile", "C", False),
     # 1. a gold given as a solution
     (r"So $x = \boxed{5}$ and we are done.", "5", True),

@@ -22,6 +22,9 @@ _FILLER = (
     r"(?:\s|\*|:|\$|for sure|definitely|clearly|certainly|probably|likely|indeed|obviously|option|choice"
     r"|\\text\{|\\textbf\{)*"
 )
+_CHOOSING = (
+    r"(?:it'?s|it is|is|be|choose|chose|pick|select|go with|option|choice|answer|letter|to|c'est|est|是|选)"
+)
 _NEGATION_BEFORE = re.compile(
     r"(?:\b(?:not|no|never|neither|nor|except|eliminat\w*|exclud\w*|rul\w* out|rather than|instead of|"
     r"non|pas|nicht|kein\w*|wrong|incorrect)\b|n't|不是|不|非|排除)",
@@ -68,6 +71,10 @@ def gold_letter(gold: str, choices: str = "ABCDEFGHIJ") -> str | None:
 
 def find_choice(text: str, choices: str = "ABCDE") -> Extraction | None:
     """The chosen option letter of a response (see the module docstring)."""
+    if len(text) <= 30:
+        got = choice_letter(text, choices)  # a short answer: "$E$", "\\text{(C)}", "B."
+        if got:
+            return Extraction(got, (got,), "choice", (0, len(text)))
     letters = re.escape(choices)
     letter = rf"\(?([{letters}])\)?(?![A-Za-z])"
     best: tuple[int, int, str] | None = None
@@ -86,7 +93,10 @@ def find_choice(text: str, choices: str = "ABCDE") -> Extraction | None:
     if m:
         return Extraction(m.group(1), (m.group(1),), "choice", (m.start(1), m.end(1)))
     marked = rf"\(([{letters}])\)|(?m:^\s*([{letters}])[.):](?:\s|$))"
-    for pattern in (marked, rf"(?<![A-Za-z])([{letters}])(?![A-Za-z])"):
+    # A bare letter in prose counts only after a choosing phrase ("I think it's B") or as the
+    # response's last word: elsewhere "A" and "B" are points, events and sets.
+    cued = rf"{_CHOOSING}\s*\**\(?([{letters}])\)?(?![A-Za-z])|(?<![A-Za-z])([{letters}])\)?[\s.!*]*$"
+    for pattern in (marked, cued):
         found = [
             (m.start(g), m.end(g), m.group(g))
             for m in re.finditer(pattern, text)

@@ -275,12 +275,17 @@ def _trailing_words(s: str) -> tuple[str, list[str]]:
         glued = words[0]
         if not (s[:start][-1:].isdigit() and (glued.lower() in _UNIT_ABBREVIATIONS or len(glued) >= 4)):
             return s, []
+        if glued.lower().startswith(_FUNCTION_PREFIXES):
+            return s, []  # "2sinx", "3sqrt": a product with a function, not a unit
     return s[:start].rstrip(), words
 
 
 _UNIT_ABBREVIATIONS = frozenset(
     "cm mm km kg mg ml ft hr hrs sq mph kph lb lbs oz yd qt gal sec min m2 cm2 km2 in pct yrs mins secs".split()
 )
+
+
+_FUNCTION_PREFIXES = ("sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "sqrt", "pi", "arc")
 
 
 def _is_unit_word(word: str) -> bool:

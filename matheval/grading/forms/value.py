@@ -242,8 +242,8 @@ def _match_constant(gv: Value, pv: Value, ge: Expr, pe: Expr, g: Node, p: Node, 
 def _printed_precision(text: str) -> float | None:
     """Half a unit of the gold's last printed decimal place, for a gold with 2+ significant digits."""
     m = _DECIMAL_RE.match(text)
-    if not m:
-        return None
+    if not m or not m.group(2).strip("0"):
+        return None  # "2.0": an integer written with a decimal point, not a rounded value
     digits = (m.group(1) + m.group(2)).lstrip("0")
     if len(digits) < 2:
         return None
