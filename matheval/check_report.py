@@ -55,16 +55,19 @@ def _notes(r: CheckResult) -> list[str]:
 
 
 def render_text(r: CheckResult) -> str:
-    lines = [headline(r), f"baseline {r.baseline}  run {r.run}", _level(r)]
-    lines.append(f"{'task':<12}{'metric':<9}{'n':>5}{'base':>7}{'run':>7}{'diff':>7}  {'interval':<16}"
-                 f"{'p':>9}  verdict")
-    for c in () if r.refused else r.cells:
-        lines.append(f"{c.task:<12}{c.metric:<9}{c.n:>5}{100 * c.baseline:>7.1f}{100 * c.run:>7.1f}"
-                     f"{_pts(c.diff):>7}  {'[' + _pts(c.lo) + ', ' + _pts(c.hi) + ']':<16}{c.p_value:>9.3g}  "
-                     f"{c.verdict}{'' if c.gating else ' (informational task)'}")
-    for c in r.regressions:
-        lines.append(f"REGRESSION {c.task} {c.metric}: {100 * c.baseline:.1f} -> {100 * c.run:.1f} "
-                     f"({_pts(c.diff)} pts, one-sided p={c.p_value:.3g} < {r.alpha_cell:.2g}, {c.method}, n={c.n})")
+    lines = [headline(r), f"baseline {r.baseline}  run {r.run}"]
+    if not r.refused:  # no figures for runs that do not measure the same thing
+        lines.append(_level(r))
+        lines.append(f"{'task':<12}{'metric':<9}{'n':>5}{'base':>7}{'run':>7}{'diff':>7}  {'interval':<16}"
+                     f"{'p':>9}  verdict")
+        for c in r.cells:
+            lines.append(f"{c.task:<12}{c.metric:<9}{c.n:>5}{100 * c.baseline:>7.1f}{100 * c.run:>7.1f}"
+                         f"{_pts(c.diff):>7}  {'[' + _pts(c.lo) + ', ' + _pts(c.hi) + ']':<16}{c.p_value:>9.3g}  "
+                         f"{c.verdict}{'' if c.gating else ' (informational task)'}")
+        for c in r.regressions:
+            lines.append(f"REGRESSION {c.task} {c.metric}: {100 * c.baseline:.1f} -> {100 * c.run:.1f} "
+                         f"({_pts(c.diff)} pts, one-sided p={c.p_value:.3g} < {r.alpha_cell:.2g}, {c.method}, "
+                         f"n={c.n})")
     return "\n".join(lines + _notes(r))
 
 

@@ -143,6 +143,7 @@ def test_incomparable_baseline_exits_2_and_says_what_differs(tmp_path, suite, ke
     err = proc.stderr.strip()
     assert len(err.splitlines()) == 1 and err.startswith("error: the run is not comparable")
     assert f"asdiv: {key}" in err and "--allow-mismatch" in err
+    assert proc.stdout.startswith("REFUSED") and "verdict" not in proc.stdout  # no figures for such runs
     # The deliberate change: compared anyway, and identical scores pass.
     proc = matheval("check", "--baseline", str(base), str(run), "--allow-mismatch")
     assert proc.returncode == 0, proc.stdout + proc.stderr
