@@ -13,32 +13,20 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
+from .expr_commands import _RELATION_TOKENS, FUNCTION_NAMES, TooLarge, Unsupported, command
 from .limits import MAX_EXPONENT, MAX_LITERAL_DIGITS
 
-
-class Unsupported(ValueError):
-    """Notation this evaluator does not read; the caller falls back to sympy."""
-
-
-class TooLarge(ValueError):
-    """The value would be astronomically large (power towers, huge factorials, huge literals)."""
+__all__ = ["FUNCTION_NAMES", "INTEGER_NAMES", "Expr", "TooLarge", "Unsupported", "number_literal", "parse_expression"]
 
 
 _TOKEN_RE = re.compile(
     r"\s*(?:(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)|(\\[a-zA-Z]+|\\[^a-zA-Z])|([a-zA-Z])"
     r"|([-+*/^_!()\[\]{}|'.,&<>=]))"
 )
-FUNCTION_NAMES = frozenset("sin cos tan cot sec csc arcsin arccos arctan sinh cosh tanh ln log exp cis".split())
 PIECEWISE_OPS = frozenset("floor ceil abs mod max min sgn".split())
 # Names that stand for integers in answers (n, k, ...): sampled at integer points.
 INTEGER_NAMES = frozenset("n m k j N M K".split())
-_INVERSE = {"sin": "arcsin", "cos": "arccos", "tan": "arctan"}
-_GREEK = frozenset(
-    """alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi rho
-    sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega""".split()
-)
 _MUL_CMDS = {"\\cdot", "\\times", "\\ast"}
-_RELATION_TOKENS = {"<", ">", "=", "\\le", "\\ge", "\\ne", "\\leq", "\\geq", "\\neq"}
 _NOT_PRIMARY = {
     "\\end", "\\\\", *_RELATION_TOKENS, "\\div", "\\right", "\\rfloor", "\\rceil", "\\bmod", "\\mod", "\\pmod"
 }
@@ -141,7 +129,7 @@ class _Parser:
                 self.take()
                 self.piecewise = True
                 node = ("mod", node, self.argument() if val == "\\pmod" else self.unary())
-            elif self._starts_primary(kind, val):
+            elif self.starts_primary(kind, val):
                 node = ("mul", node, self.power())
             else:
                 return node
@@ -155,7 +143,7 @@ class _Parser:
             return self.unary()
         return self.power()
 
-    def _starts_primary(self, kind: str, val: str) -> bool:
+    def starts_primary(self, kind: str, val: str) -> bool:
         if kind in ("num", "let"):
             return True
         if kind == "op":
@@ -172,7 +160,7 @@ class _Parser:
                 continue
             exponent = self.argument()
             if node in (("num", Fraction(-1)), ("neg", ("num", Fraction(1)))):
-                self._mark_integers(exponent)  # (-1)^n: n counts something
+                self.mark_integers(exponent)  # (-1)^n: n counts something
             node = ("pow", node, exponent)
             node = self._factorials(node)
         return node
@@ -180,7 +168,7 @@ class _Parser:
     def postfix(self) -> tuple:
         return self._factorials(self.primary())
 
-    def _arguments(self) -> list[tuple]:
+    def arguments(self) -> list[tuple]:
         """(a, b, ...) after \\max / \\min / \\gcd."""
         self.expect("(")
         args = [self.expr()]
@@ -190,16 +178,16 @@ class _Parser:
         self.expect(")")
         return args
 
-    def _mark_integers(self, node: tuple) -> None:
+    def mark_integers(self, node: tuple) -> None:
         if node[0] == "sym":
             self.integers.add(node[1])
         for child in node[1:]:
             if isinstance(child, tuple):
-                self._mark_integers(child)
+                self.mark_integers(child)
 
     def _factorials(self, node: tuple) -> tuple:
         while self.peek()[1] == "!":
-            self._mark_integers(node)
+            self.mark_integers(node)
             self.take()
             if self.peek()[1] == "!":
                 self.take()
@@ -236,7 +224,7 @@ class _Parser:
                 return self._mixed(number)
             return number
         if kind == "let":
-            return self._symbol(val)
+            return self.symbol(val)
         if val in ("(", "[", "{"):
             node = self.expr()
             self.expect({"(": ")", "[": "]", "{": "}"}[val])
@@ -260,7 +248,7 @@ class _Parser:
         self.i = start
         return whole
 
-    def _symbol(self, name: str) -> tuple:
+    def symbol(self, name: str) -> tuple:
         if self.peek()[1] == "_":
             self.take()
             sub = self.take()
@@ -279,165 +267,4 @@ class _Parser:
         return ("sym", name)
 
     def _command(self, name: str) -> tuple:
-        if name == "frac":
-            if self.peek()[1] == "{" and self.peek(1)[1] in ("d", "\\partial") and self.peek(2)[1] == "}":
-                raise Unsupported("a derivative")  # \\frac{d}{dx} ...: sympy's job
-            return ("div", self.argument(), self.argument())
-        if name == "Gamma" and self.peek()[1] == "(":
-            self.piecewise = True  # sampled at many points: Gamma has poles
-            return ("gamma", self.primary())
-        if name == "sqrt":
-            if self.peek()[1] == "[":
-                self.take()
-                index = self.expr()
-                self.expect("]")
-                return ("pow", self.argument(), ("div", ("num", Fraction(1)), index))
-            return ("sqrt", self.argument())
-        if name == "binom":
-            n, k = self.argument(), self.argument()
-            self._mark_integers(n)
-            self._mark_integers(k)
-            return ("binom", n, k)
-        if name in ("max", "min", "gcd", "lcm"):
-            self.piecewise = True
-            return (name, *self._arguments())
-        if name == "sgn":
-            self.piecewise = True
-            return ("sgn", self.argument())
-        if name == "pi":
-            return ("pi",)
-        if name in ("infty",):
-            return ("inf",)
-        if name in _GREEK:
-            return self._symbol("\\" + name)
-        if name == "mathbb":
-            self.expect("{")
-            letter = self.take()[1]
-            self.expect("}")
-            return self._symbol(f"\\mathbb{{{letter}}}")
-        if name in ("text", "mathrm", "operatorname", "textrm"):
-            self.expect("{")
-            parts = []
-            while self.peek()[1] != "}":
-                parts.append(self.take()[1])
-            self.take()
-            word = "".join(parts)
-            if len(word) == 1 and word.isalpha():
-                return self._symbol(word)
-            raise Unsupported(f"text {word!r}")
-        if name == "begin":
-            return self._environment()
-        if name in ("sum", "prod"):
-            return self._big_operator(name)
-        if name in ("lfloor", "lceil"):
-            node = self.expr()
-            self.expect("\\rfloor" if name == "lfloor" else "\\rceil")
-            self.piecewise = True
-            return ("floor" if name == "lfloor" else "ceil", node)
-        if name in FUNCTION_NAMES:
-            return self._function(name)
-        raise Unsupported(f"command \\{name}")
-
-    def _big_operator(self, name: str) -> tuple:
-        """``\\sum_{k=a}^{b} body`` with integer bounds at the sample point; the body is one term."""
-        self.expect("_")
-        self.expect("{")
-        kind, var = self.take()
-        if kind != "let":
-            raise Unsupported("index of a sum")
-        self.expect("=")
-        had = var in self.symbols
-        lo = self.expr()
-        self.expect("}")
-        self.expect("^")
-        hi = self.argument()
-        body = self.term()
-        if not had:
-            self.symbols.discard(var)  # the index is bound by the sum
-        self._mark_integers(lo)
-        self._mark_integers(hi)
-        return (name, var, lo, hi, body)
-
-    def _group_text(self) -> str:
-        self.expect("{")
-        parts = []
-        while self.peek()[1] != "}":
-            parts.append(self.take()[1])
-        self.take()
-        return "".join(parts)
-
-    def _environment(self) -> tuple:
-        """``\\begin{cases} a & x < 0 \\\\ b & \\text{otherwise} \\end{cases}``: a piecewise value."""
-        if self._group_text() != "cases":
-            raise Unsupported("environment")
-        self.piecewise = True
-        branches = []
-        while True:
-            value = self.expr()
-            condition = None
-            if self.peek()[1] == "&":
-                self.take()
-                condition = self._condition()
-            branches.append((value, condition))
-            if self.peek()[1] == "\\\\":
-                self.take()
-                if self.peek()[1] != "\\end":
-                    continue
-            self.expect("\\end")
-            if self._group_text() != "cases":
-                raise Unsupported("unclosed cases")
-            return ("cases", tuple(branches))
-
-    def _condition(self) -> tuple | None:
-        """A branch condition: a relation chain, "if"/"for" before it, or "otherwise" (None)."""
-        if self.peek()[1] in ("\\text", "\\mathrm", "\\textrm"):
-            self.take()
-            words = self._group_text().strip().lower()
-            if words in ("otherwise", "else", "elsewhere"):
-                return None
-            if words not in ("if", "for", "when", "if,", "for,"):
-                raise Unsupported(f"condition {words!r}")
-        sides = [self.expr()]
-        ops = []
-        while self.peek()[1] in _RELATION_TOKENS:
-            op = self.take()[1]
-            if op in ("<", ">") and self.peek()[1] == "=":
-                self.take()
-                op = {"<": "\\le", ">": "\\ge"}[op]
-            ops.append(op)
-            sides.append(self.expr())
-        if not ops:
-            raise Unsupported("a branch without a condition")
-        return ("rel", tuple(sides), tuple(ops))
-
-    def _function(self, name: str) -> tuple:
-        base = None
-        power = None
-        if name == "log" and self.peek()[1] == "_":
-            self.take()
-            base = self.argument()
-        if self.peek()[1] == "^":
-            self.take()
-            power = self.argument()
-            if power == ("neg", ("num", Fraction(1))) and name in _INVERSE:
-                name, power = _INVERSE[name], None
-        kind, val = self.peek()
-        if val in ("(", "{", "["):
-            arg = self.primary()
-        else:
-            # "\sin 2x^2" is sin(2x^2): the argument is the run of factors up to an operator.
-            arg = self.power()
-            while True:
-                kind, val = self.peek()
-                if kind in ("num", "let") or (
-                    kind == "cmd" and val[1:] not in FUNCTION_NAMES and self._starts_primary(kind, val)
-                ):
-                    arg = ("mul", arg, self.power())
-                else:
-                    break
-        node: tuple = ("fn", name, arg)
-        if base is not None:
-            node = ("div", node, ("fn", "ln", base))
-        if power is not None:
-            node = ("pow", node, power)
-        return node
+        return command(self, name)
