@@ -60,6 +60,9 @@ RESPONSES = [
     ("45, 2", r"$$\boxed{k = 45} \quad \text{and} \quad \boxed{n = 2}$$", True),
     ("5", r"First we get $\boxed{3}$. Wait, that is wrong: the answer is $\boxed{5}$.", True),
     ("6", r"the number of matches is \(\boxed{6}\). \]\n\[\boxed{6}\]", True),
+    ("5", r"so $x = \boxed{3}$, so the total is $\boxed{5}$", True),
+    ("no", "The answer is no.", True),
+    ("12", "We need the answer $n$ such that it works. So 12 works.", True),
     # 8. JSON answers, self-talk, currency
     ("28", '```json\n{"reasoning": "the answer is 27 at first, then 28", "answer": "28"}\n```', True),
     ("27", '```json\n{"reasoning": "the answer is 27 at first, then 28", "answer": "28"}\n```', False),

@@ -20,7 +20,7 @@ HASH_RE = re.compile(r"####\s*(?=[-+$\\\d.])")  # "#### 72" ends a GSM8K solutio
 # matheval 1's phrase anchor, kept by the "gsm8k" style (see take_sentence).
 LEGACY_ANSWER_IS_RE = re.compile(r"(?:answer\s*(?:is|was|would be|should be)|answer\s*[:=])[\s*:]*", re.IGNORECASE)
 ANSWER_IS_RE = re.compile(
-    r"(?:answer\s*(?:is|was|would be|should be|will be|becomes)|answer\s*\**\s*[:=]|answer\s*(?=\$|\\\(|\\\[))"
+    r"(?:answer\s*(?:is|was|would be|should be|will be|becomes)|answer\s*\**\s*[:=]|(?m:^\W*)answer\s*(?=\$|\\\(|\\\[))"
     r"[\s*:]*|(?:r[ée]ponse\s*(?:finale\s*)?(?:est|:|=)|respuesta\s*(?:final\s*)?(?:es|:|=)|"
     r"antwort\s*(?:ist|lautet|:|=)|resposta\s*(?:final\s*)?(?:é|e|:|=)|risposta\s*(?:finale\s*)?(?:è|e|:|=)|"
     r"ответ\s*(?::|—|-|=)?)[\s*:]*",
@@ -31,7 +31,7 @@ _SELF_TALK_RE = re.compile(
     r"^(?:\*|\s)*(?:correct|right|wrong|incorrect|not\b|n't|consistent|plausible|reasonable|valid|invalid|"
     r"different|the same|same|unclear|supposed|expected|asking|requested|what|which|still|"
     r"in the|in terms|as follows|indeed correct|probably (?:right|correct|wrong)|likely (?:right|correct)|"
-    r"an? [a-z]{3,}|to be|yes\b|no\b|confirmed|verified|checked|satisfied)",
+    r"an? [a-z]{3,}|to be|confirmed|verified|checked|satisfied)",
     re.IGNORECASE,
 )
 _BOX_GAP_SEPARATORS_RE = re.compile(
@@ -40,7 +40,7 @@ _BOX_GAP_SEPARATORS_RE = re.compile(
 _CONJUNCTION_RE = re.compile(r"\b(?:and|or|respectively)\b|[,;&]|\\q?quad|以及|和|及|或", re.IGNORECASE)
 _REVOKE_RE = re.compile(
     r"\b(?:wait|but|however|actually|instead|mistake|wrong|incorrect|recheck|check|verify|hmm|oops|correction|"
-    r"no,|not)\b",
+    r"no,|not|so|thus|therefore|hence|total|final|finally|overall|result|answer|sum|gives?)\b",
     re.IGNORECASE,
 )
 _CONNECTIVE_RE = re.compile(r"\s*(,|and|or|\\text\{\s*(?:and|or)\s*\})\s*(?=\$|\\\()")
