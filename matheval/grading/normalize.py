@@ -39,8 +39,6 @@ _UNICODE = {
     "ℝ": "\\mathbb{R}",
     "°": "^\\circ",
     "⁰": "^\\circ",
-    "²": "^2",
-    "³": "^3",
     "½": "\\frac{1}{2}",
     "¼": "\\frac{1}{4}",
     "¾": "\\frac{3}{4}",
@@ -143,13 +141,24 @@ _ORDINAL_RE = re.compile(
 )
 _LEADING_FILLER_RE = re.compile(
     r"^\\(?:" + _TEXT_ALT + r")\s*\{\s*(?:only|just|exactly|about|approximately|approx\.?|around|roughly|"
-    r"total(?: of)?|the answer is|answer:?|final answer:?|so|thus|hence|therefore)\s*:?\s*\}\s*"
+    r"total(?: of)?|the answer is|answer:?|final answer:?|so|thus|hence|therefore)\s*:?\s*\}\s*",
+    re.IGNORECASE,
 )
+
+
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
+_SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+_SUPERSCRIPT_RUN_RE = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+")
+_SUBSCRIPT_RUN_RE = re.compile("[₀₁₂₃₄₅₆₇₈₉]+")
 
 
 def normalize(text: str) -> str:
     """Meaning-preserving rewrite of an answer string (see the module docstring)."""
     s = repair(halfwidth(text)).strip()
+    if any("\u2070" <= c <= "\u209f" or c in "²³¹" for c in s):
+        # 10⁻³, m², 1011₂: unicode super- and subscripts as LaTeX exponents and subscripts.
+        s = _SUPERSCRIPT_RUN_RE.sub(lambda m: "^{" + m.group(0).translate(_SUPERSCRIPTS) + "}", s)
+        s = _SUBSCRIPT_RUN_RE.sub(lambda m: "_{" + m.group(0).translate(_SUBSCRIPTS) + "}", s)
     for src, dst in _UNICODE.items():
         if src in s:
             s = s.replace(src, dst)
