@@ -51,7 +51,7 @@ def read_gold(gold: str) -> str:
         boxes = all_boxes(s)
         if boxes:
             return ", ".join(boxes)
-    if FINAL_RE.search(s) or ANSWER_IS_RE.search(s) or ZH_RE.search(s):
+    if not _is_bare(s) and (FINAL_RE.search(s) or ANSWER_IS_RE.search(s) or ZH_RE.search(s)):
         found = extract_answer(s, "auto")
         if found is not None and found.status == "ok" and found.method not in FALLBACK_METHODS:
             return found.answer
