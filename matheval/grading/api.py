@@ -282,8 +282,8 @@ def canonical_key(answer: str) -> str:
         if not isinstance(answer, str) or len(answer) > MAX_ANSWER_CHARS:
             return "raw:" + str(answer)[:MAX_ANSWER_CHARS]
         norm = _norm(_pred_answer(repair(answer)))
-        letter = choice_letter(norm, _LETTERS)
-        if letter is not None and len(norm) <= 12:
+        letter = gold_letter(norm, _LETTERS)  # the same test `equivalent` applies to a gold
+        if letter is not None:
             return "choice:" + letter
         if nesting_depth(norm) > MAX_DEPTH:
             return "s:" + norm

@@ -142,7 +142,8 @@ def _sep_at(text: str, i: int, seps: tuple[str, ...]) -> str | None:
     for sep in seps:
         if text.startswith(sep, i):
             # A command separator must not be the prefix of a longer command (\le vs \left).
-            if sep[-1].isalpha() and i + len(sep) < len(text) and text[i + len(sep)].isalpha():
+            last = sep[-1]
+            if last.isascii() and last.isalpha() and i + len(sep) < len(text) and text[i + len(sep)].isalpha():
                 continue
             return sep
     return None

@@ -126,6 +126,7 @@ _UNIT_GROUP_RE = re.compile(
 _UNIT_WORD_RE = re.compile(r"\\(?:" + _TEXT_ALT + r")\s*\{([^{}]*)\}")
 _LEADING_RELATION_RE = re.compile(r"^(?:\\approx|\\sim|\\simeq|=|:)\s*(?=\S)")
 _TEXT_NUMBER_RE = re.compile(r"^\\(?:" + _TEXT_ALT + r")\s*\{\s*(-?[\d.,]+)\s+([a-zA-Z][a-zA-Z ./^0-9]*)\}$")
+_CHOICE_LABEL_RE = re.compile(r"^(?:\\text(?:bf)?\{\s*)?\(([A-E])\)\s*\}?\s*(?=[-\d\\$])")
 _LABEL_PREFIX_RE = re.compile(r"^[a-z][a-z ]{2,20}:\s*(?=[-\d\\(])")
 _UNIT_POWER_RE = re.compile(r"\^\s*\{?\d\}?$")
 _PMOD_RE = re.compile(r"\s*(?:\(\s*)?\\(?:pmod\s*\{[^{}]*\}|bmod\s*\S+|mod\s*\S+)(?:\s*\))?\s*$")
@@ -240,6 +241,7 @@ def strip_decorations(text: str) -> Decorated:
         if m and _has_value(m.group("core")) and all(map(_is_unit, _UNIT_WORD_RE.findall(m.group("chain")))):
             s = m.group("core").strip()  # "5 \text{ cm}^2", "6 \mathrm{ft} / \mathrm{s}"
         s = _LABEL_PREFIX_RE.sub("", s)  # "length: 5/2": a word label before the value
+        s = _CHOICE_LABEL_RE.sub("", s)  # "\\textbf{(C)}\\ 12": an AMC option label before the value
         m = _ORDINAL_RE.match(s)
         if m:
             s = m.group("n")

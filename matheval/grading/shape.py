@@ -19,7 +19,9 @@ from .normalize import strip_decorations
 
 _RELATIONS = ("\\le", "\\ge", "\\ne", "\\approx", "\\equiv", "\\sim", "=", "<", ">")
 _CANON_OP = {"\\approx": "~", "\\sim": "~", "\\equiv": "="}
-_CONNECTIVES = ("\\text{and}", "\\text{or}", " and ", " or ", "\\text{,and}", "\\text{,or}")
+_CONNECTIVES = (
+    "\\text{and}", "\\text{or}", " and ", " or ", "\\text{,and}", "\\text{,or}", "或者", "或", "且", "以及", "和", "及",
+)
 _GLUED_CONNECTIVE_RE = re.compile(r"(?<![a-zA-Z\\{])\s*(and|or)\s*(?=[^a-z\s}]|$)")
 _MATRIX_RE = re.compile(
     r"^\\begin\{(?P<env>[pbvBV]?matrix|smallmatrix|array)\}(?:\{[^{}]*\})?(?P<body>.*)\\end\{(?P=env)\}$",
