@@ -222,7 +222,7 @@
     let h = `<div class="muted">${c.gr ? "greedy" : `sample ${sampledIndex(s, j) + 1}`} · ${c.n} tokens · finish ${esc(c.f)}${c.b ? " · " + esc(c.b) : ""}</div>`;
     h += c.x == null ? `<p class="muted">text not embedded (${c.l} characters; see samples.jsonl, or rebuild with a larger --sample-texts)</p>`
       : `<pre class="completion">${e ? marked(c.x, e[2], e[3]) : esc(c.x)}</pre>`;
-    h += `<div class="kv"><b>extracted</b><span>${e ? `<code>${esc(e[0])}</code> by <code>${esc(e[1])}</code> (${esc(e[4])})${e[5].length > 1 ? ` · candidates ${e[5].map((a) => `<code>${esc(a)}</code>`).join(", ")}` : ""}` : "nothing found"}</span></div>`;
+    h += `<div class="kv"><b>extracted</b><span>${e ? `${e[0] ? `<code>${esc(e[0])}</code>` : "no answer"} by <code>${esc(e[1])}</code> (${esc(e[4])})${e[5].length > 1 ? ` · candidates ${e[5].map((a) => `<code>${esc(a)}</code>`).join(", ")}` : ""}` : "nothing found"}</span></div>`;
     h += verdictHtml(v);
     (c.r || []).forEach((r, q) => {
       h += `<div class="round"><div class="muted">code round ${q + 1} · ${esc(r.status)}${r.error ? " · " + esc(r.error) : ""}</div><pre>${esc(r.code ?? "")}</pre>${r.output ? `<div class="muted">output</div><pre>${esc(r.output)}</pre>` : ""}</div>`;
@@ -253,7 +253,7 @@
       const ids = s.vt?.cluster_ids || [];
       h += `<h3>other completions</h3>` + others.map((j) => {
         const e = full.e[j], v = full.v[j], cls = full.k[j].gr ? null : ids[sampledIndex(full, j)];
-        return `<details class="lazy" data-run="${r}" data-task="${esc(s.t)}" data-id="${esc(s.i)}" data-j="${j}"><summary>${full.k[j].gr ? "greedy" : "sample"} #${j} · <code>${esc(e ? e[0] : "—")}</code> · <span class="badge ${esc(v?.[1])}">${esc(v?.[1])}</span> ${esc(v?.[2] ?? "")}${cls != null ? ` · class ${cls}` : ""}</summary><div class="body"></div></details>`;
+        return `<details class="lazy" data-run="${r}" data-task="${esc(s.t)}" data-id="${esc(s.i)}" data-j="${j}"><summary>${full.k[j].gr ? "greedy" : "sample"} #${j} · <code>${esc(e && e[0] ? e[0] : "—")}</code> · <span class="badge ${esc(v?.[1])}">${esc(v?.[1])}</span> ${esc(v?.[2] ?? "")}${cls != null ? ` · class ${cls}` : ""}</summary><div class="body"></div></details>`;
       }).join("");
     }
     return h;
@@ -261,7 +261,7 @@
   function summaryLine(s) {
     const e = s.e[0], v = s.v[0], o = outcome(s);
     return `<span class="badge ${o === "correct" ? "correct" : o === "wrong" ? "incorrect" : ""}">${o === "unscorable" ? "apart" : o}</span> ` +
-      `<b>${esc(s.t)}</b> · ${esc(s.i)} · gold <code>${esc(s.g)}</code> · answer <code>${esc(e ? e[0] : "—")}</code> · ${esc(v?.[1] ?? "")} ${v?.[2] ? "(" + esc(v[2]) + ")" : ""}` +
+      `<b>${esc(s.t)}</b> · ${esc(s.i)} · gold <code>${esc(s.g)}</code> · answer <code>${esc(e && e[0] ? e[0] : "—")}</code> · ${esc(v?.[1] ?? "")} ${v?.[2] ? "(" + esc(v[2]) + ")" : ""}` +
       (s.vt ? ` · vote <code>${esc(s.vt.answer ?? "—")}</code> ${s.vt.votes ?? 0}/${s.ns}` : "");
   }
   // Lazy bodies: a details element is filled the first time it opens (toggle does not bubble: capture it).

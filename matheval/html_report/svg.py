@@ -9,14 +9,15 @@ from __future__ import annotations
 import math
 from html import escape
 
-W, H = 420, 240
-LEFT, RIGHT, TOP, BOTTOM = 44, 96, 14, 34
+W, H = 440, 240
+LEFT, RIGHT, TOP, BOTTOM = 44, 112, 14, 34
+DASH = {"pass": "", "maj": ' stroke-dasharray="7 4"'}  # maj dashed: visible where the two coincide
 COLOURS = {"pass": "#1f77b4", "maj": "#e07b00", "top1": "#666"}
 
 
 def k_curve_svg(curve: dict[str, list[tuple[int, float, float, float]]], title: str = "") -> str | None:
     """None when neither maj@k nor pass@k has two k to draw a line through."""
-    series = {name: pts for name, pts in curve.items() if name in ("maj", "pass") and len(pts) > 1}
+    series = {name: curve[name] for name in ("pass", "maj") if len(curve.get(name, ())) > 1}
     if not series:
         return None
     ks = [p[0] for pts in series.values() for p in pts]
@@ -49,7 +50,7 @@ def k_curve_svg(curve: dict[str, list[tuple[int, float, float, float]]], title: 
         band = [(x(k), y(hi)) for k, _, _, hi in pts] + [(x(k), y(lo)) for k, _, lo, _ in reversed(pts)]
         parts.append(f'<polygon points="{_pts(band)}" fill="{colour}" fill-opacity="0.18" stroke="none"/>')
         line = [(x(k), y(v)) for k, v, _, _ in pts]
-        parts.append(f'<polyline points="{_pts(line)}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        parts.append(f'<polyline points="{_pts(line)}" fill="none" stroke="{colour}" stroke-width="2"{DASH[name]}/>')
         for (k, v, lo, hi), (px, py) in zip(pts, line, strict=True):
             parts.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{colour}"><title>{name}@{k}: '
                          f'{100 * v:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]</title></circle>')
