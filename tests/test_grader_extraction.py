@@ -145,3 +145,13 @@ def test_a_loop_without_marker_is_no_answer_and_with_marker_keeps_it():
 def test_unknown_extract_option_is_an_error():
     with pytest.raises(TypeError):
         extract_answer("x", "auto", fallback=True)
+
+
+def test_a_response_visibly_cut_mid_formula_has_no_answer():
+    # The caller may not know finish_reason (released outputs): a long response that stops inside
+    # a formula or on a word that cannot end a sentence was cut off, and its last number is a stray.
+    body = " ".join(f"Step {i}: we add {i} apples to the basket of {i + 1} pears." for i in range(1, 40))
+    assert extract_answer(body + r" So we get $x = 3").status == "truncated"
+    assert extract_answer(body + " and then we multiply by").status == "truncated"
+    assert extract_answer(body + " Therefore there are 12 ways.").status == "ok"
+    assert extract_answer(body + r" so the answer is $\boxed{12}$ and then we").status == "ok"  # a marker

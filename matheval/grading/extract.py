@@ -20,8 +20,9 @@ Styles (each returns None when it finds nothing; every style first drops a close
 - "number": the last number in the text.
 - "program_output": the last line of the last ```` ```output ```` block (ToRA / PoT style).
 
-No final answer is not an answer: with ``truncated=True`` (the generation hit its token limit)
-or when the response loops, an answer found only by a last-number/last-math fallback is dropped
+No final answer is not an answer: with ``truncated=True`` (the generation hit its token limit),
+when an auto-style response of 1000+ characters visibly stops mid-formula or mid-sentence, or
+when the response loops, an answer found only by a last-number/last-math fallback is dropped
 (status "truncated" / "looping"), unless ``fallback_on_truncated=True`` — the published
 protocols that grade the last number of any completion (DeepSeekMath's GSM8K few-shot) set it.
 """
@@ -42,7 +43,15 @@ from .anchors import (
     json_answer,
     make,
 )
-from .fallback import FALLBACK_METHODS, LEGACY_NUMBER_RE, cut_template_tail, last_candidate, last_number, looping
+from .fallback import (
+    FALLBACK_METHODS,
+    LEGACY_NUMBER_RE,
+    cut_off,
+    cut_template_tail,
+    last_candidate,
+    last_number,
+    looping,
+)
 from .latex import halfwidth
 from .limits import MAX_RESPONSE_CHARS
 from .records import Extraction
@@ -88,7 +97,10 @@ def extract_answer(text: str, style: str = "auto", **options: object) -> Extract
     if found is None:
         return None
     if found.method in FALLBACK_METHODS and not keep_fallback:
-        status = "truncated" if truncated else "looping" if looping(body) else "ok"
+        # Without a marker: a cut-off response (said by the caller, or visibly cut mid-sentence in
+        # the auto style) or a looping one has no final answer.
+        visibly_cut = style == "auto" and cut_off(body)
+        status = "truncated" if truncated or visibly_cut else "looping" if looping(body) else "ok"
         if status != "ok":
             end = len(text)
             return Extraction(answer="", answers=(), method=found.method, span=(end, end), status=status)

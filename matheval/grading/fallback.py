@@ -54,6 +54,31 @@ def looping(text: str) -> bool:
     return len(zlib.compress(tail.encode())) < 0.08 * len(tail.encode())
 
 
+_DANGLING_RE = re.compile(
+    r"(?:\b(?:the|a|an|of|to|and|or|is|are|we|that|this|which|with|for|by|from|then|so|be|as|in|on|at|its|their|"
+    r"gives|get|have|has|let|since|because|where|if)|[,:;=+\-*/^_({\[]|\\[a-zA-Z]+)\s*$",
+    re.IGNORECASE,
+)
+CUT_OFF_MIN_CHARS = 1000
+
+
+def cut_off(text: str) -> bool:
+    """Does a long response stop mid-sentence or mid-formula (the generation ran out of tokens)?
+
+    Used only without a final-answer marker, when the caller does not say whether the response was
+    truncated: an open math span or brace, or a last word that cannot end a sentence.
+    """
+    body = text.rstrip()
+    if len(body) < CUT_OFF_MIN_CHARS:
+        return False
+    tail = body[-400:]
+    if body.replace("\\$", "").count("$") % 2 == 1 or tail.count("\\(") > tail.count("\\)"):
+        return True
+    if tail.count("{") > tail.count("}") + 1 or tail.count("\\[") > tail.count("\\]"):
+        return True
+    return bool(_DANGLING_RE.search(tail))
+
+
 def last_number(text: str, pattern: re.Pattern[str] = NUMBER_RE) -> Extraction | None:
     last = None
     for last in pattern.finditer(text):  # noqa: B007 - we want the final match
