@@ -272,6 +272,8 @@ def _holds(condition: tuple, env: dict[str, Fraction]) -> bool:
 
 
 def _binom(n: Value, k: Value) -> Value:
+    if isinstance(n, Fraction) and n.denominator == 1 and n < 0:
+        raise Undefined("choosing from a negative number of items")  # outside the identity's domain
     if not (isinstance(k, Fraction) and k.denominator == 1 and 0 <= k <= 1000):
         if isinstance(k, Fraction) and k.denominator == 1 and k < 0:
             return Fraction(0)

@@ -91,6 +91,9 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\\(?:dots|ldots|cdots|dotsc|dotsb)(?![a-zA-Z])|\.\.\.|…", r"\\dots "),
         (r"\\(?:mathbf|boldsymbol|bm|mathit|mathsf|mathcal|mathscr|pmb)\s*\{([^{}]*)\}", r"\1"),
         (r"\\mathbb\s*\{\s*R\s*\}|\\R(?![a-zA-Z])", r"\\mathbb{R}"),
+        (r"\\mathbb\{R\}\s*(?:\^\s*\{?\+\}?|_\s*\{?\+\}?|_\s*\{\s*>\s*0\s*\})", r"(0,\\infty)"),
+        (r"\\mathbb\{R\}\s*(?:\^\s*\{?-\}?|_\s*\{?-\}?|_\s*\{\s*<\s*0\s*\})", r"(-\\infty,0)"),
+        (r"\\mathbb\{R\}\s*_\s*\{\s*(?:\\ge|\\geq|>=)\s*0\s*\}", r"[0,\\infty)"),
         (r"\\mathbb\s*\{\s*([^R{}\s][^{}]*)\}", r" \1"),
         (r"\\text\s*\{\s*\}", ""),
         (r"\\(?:bf|it|rm|em|sf|tt|sl|bfseries|itshape)(?![a-zA-Z])\s*", ""),  # {\bf 12}: old font switches

@@ -89,6 +89,9 @@ def _plain(node: Node) -> Node:
         if value is not None and value.kind == "list":
             return _plain(value)  # x = 1, 2
         return node
+    if node.kind == "union" and all(i.kind in ("set", "empty") for i in node.items):
+        # {1, 2} \cup {3}: one finite set
+        return Node("set", items=tuple(x for i in node.items for x in i.items))
     if node.kind not in ("list", "blanks", "set"):
         return node
     items = [_plain(i) for i in node.items]
