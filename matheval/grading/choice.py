@@ -19,7 +19,7 @@ _ANCHOR = (
     r"(?:correct|right|best)\s+(?:option|choice|answer)\s*(?:is|:)?|(?:option|choice)\s*(?:is|:)?)"
 )
 _FILLER = (
-    r"(?:\s|\*|:|\$|for sure|definitely|clearly|certainly|probably|likely|indeed|obviously|option|choice"
+    r"(?:\s|\*|:|\$|\((?=\\text)|for sure|definitely|clearly|certainly|probably|likely|indeed|obviously|option|choice"
     r"|\\text\{|\\textbf\{)*"
 )
 _CHOOSING = (
