@@ -66,6 +66,7 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\\(?:neq?)(?![a-zA-Z])", r"\\ne "),
         (r"\\lt(?![a-zA-Z])", "<"),
         (r"\\gt(?![a-zA-Z])", ">"),
+        (r"(?<![\w)}\]])\+\s*/?\s*-(?=\s*[\d\\(a-zA-Z])", r"\\pm "),  # "+-2", "x = +/- 2" (not "2+-3")
         (r"<=", r"\\le "),
         (r">=", r"\\ge "),
         (r"!=", r"\\ne "),

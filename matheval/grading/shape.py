@@ -164,7 +164,7 @@ def _is_record(node: Node) -> bool:
 
 def _drop_connective(p: str) -> str:
     p = p.strip()
-    for word in ("and ", "or ", "\\text{and}", "\\text{or}"):
+    for word in ("and ", "or ", "\\text{and}", "\\text{or}", "either ", "both ", "\\text{either}", "\\text{both}"):
         if p.startswith(word):
             return p[len(word) :].strip()
     return p
