@@ -68,15 +68,17 @@ def _gold_text(value: Any) -> str:
     return text.replace(",", "") if _THOUSANDS.fullmatch(text) else text
 
 
-def _result(task: str, sid: Any, gold: Any, texts: list[str], style: str, greedy: bool = True) -> Result:
+def _result(task: str, sid: Any, gold: Any, texts: list[str], style: str, greedy: bool = True,
+            question: str | None = None) -> Result:
     comps = [Completion(text=t, n_tokens=0, finish_reason="stop", greedy=greedy) for t in texts]
     return Result(task=task, id=str(sid), gold=_gold_text(gold), prompt="", prompt_style=style,
-                  key=f"{style}:{task}:{sid}", completions=comps)
+                  problem=question or "", key=f"{style}:{task}:{sid}", completions=comps)
 
 
 def tora(path: Path, task: str) -> list[Import]:
     rows = _jsonl(path)
-    results = [_result(task, r["idx"], r["gt"], [r["code"][0]], "import:tora") for r in rows]
+    results = [_result(task, r["idx"], r["gt"], [r["code"][0]], "import:tora", question=r.get("question"))
+               for r in rows]
     return [Import(_label(path), task, "auto", results)]
 
 
@@ -99,7 +101,8 @@ def gpt3(path: Path, task: str) -> list[Import]:
             m = _FINAL_A.search(r["ground_truth"])
             if m is None:
                 raise UsageError(f"{path}: line {i + 1}: ground_truth has no final 'A:' line")
-            results.append(_result(task, i, m.group(1), [r[system]["solution"]], "import:gpt3"))
+            results.append(_result(task, i, m.group(1), [r[system]["solution"]], "import:gpt3",
+                                   question=r.get("question")))
             labels[str(i)] = (bool(r[system]["is_correct"]),)
         out.append(Import(f"gpt3-{system}", task, "gsm8k", results, labels, GSM8K_SIZE))
     return out
@@ -112,14 +115,15 @@ def pot(path: Path, task: str) -> list[Import]:
         program = r["generated"][0] if isinstance(r["generated"], list) else r["generated"]
         # The executed value is the program's output: no value, no output block (no answer).
         text = program if r["executed"] is None else f"{program}\n```output\n{r['executed']}\n```"
-        results.append(_result(task, i, r["answer"], [text], "import:pot"))
+        results.append(_result(task, i, r["answer"], [text], "import:pot", question=r.get("question")))
     return [Import(_label(path), task, "program_output", results, benchmark_size=GSM8K_SIZE)]
 
 
 def plansolve(path: Path, task: str) -> list[Import]:
     rows = _jsonl(path)
     results = [
-        _result(task, r["ID"].removeprefix("temp_"), r["answer"], [r["chain-of-thought"]], "import:plansolve")
+        _result(task, r["ID"].removeprefix("temp_"), r["answer"], [r["chain-of-thought"]], "import:plansolve",
+                question=r.get("question"))
         for r in rows
     ]
     labels = {r["ID"].removeprefix("temp_"): (bool(r["ans"]),) for r in rows}
@@ -128,7 +132,8 @@ def plansolve(path: Path, task: str) -> list[Import]:
 
 def zeroshotcot(path: Path, task: str) -> list[Import]:
     rows = _jsonl(path)
-    results = [_result(task, r["data_no"], r["GT"], [r["output"]], "import:zeroshotcot") for r in rows]
+    results = [_result(task, r["data_no"], r["GT"], [r["output"]], "import:zeroshotcot",
+                       question=r.get("question")) for r in rows]
     return [Import("zeroshotcot", task, "gsm8k", results)]
 
 
@@ -145,7 +150,8 @@ def minerva(path: Path, task: str) -> list[Import]:
         imp = out.setdefault(r["model"], Import(f"minerva-{r['model']}", task, "minerva", []))
         gold = extract_answer(r["target"], style="boxed")
         # The id is the line number in the file, so a disagreement can be looked up directly.
-        imp.results.append(_result(task, i, gold.answer if gold else "", [r["output"]], "import:minerva"))
+        imp.results.append(_result(task, i, gold.answer if gold else "", [r["output"]], "import:minerva",
+                                       question=r.get("question")))
         imp.labels[str(i)] = (_MINERVA_OK[r["type"]],)
     return list(out.values())
 
@@ -154,7 +160,8 @@ def qwen_maj(path: Path, task: str) -> list[Import]:
     results, labels = [], {}
     for r in _jsonl(path):
         # All 8 are samples (maj@8, pass@8 over them); top1 is the first, as in Qwen's own count.
-        results.append(_result(task, r["idx"], r["answer"], list(r["code"]), "import:qwen-maj", greedy=False))
+        results.append(_result(task, r["idx"], r["answer"], list(r["code"]), "import:qwen-maj", greedy=False,
+                               question=r.get("question")))
         labels[str(r["idx"])] = tuple(bool(s) for s in r["score"])
     return [Import("qwen25math-math100x8", task, "auto", results, labels)]
 

@@ -81,6 +81,8 @@ class Result:
     gold: str
     prompt: str
     prompt_style: str = ""
+    # The problem as the dataset states it: the grader reads cues in it ("in order", "interval").
+    problem: str = ""
     # Content key: model, rendered prompt, sampling and seed; what --resume matches on.
     key: str = ""
     completions: list[Completion] = field(default_factory=list)

@@ -161,7 +161,7 @@ def generate(backend: Backend, tr: TaskRun, todo: list[int], on_result, max_mode
             s = tr.samples[i]
             on_result(Result(
                 task=s.task, id=s.id, gold=s.gold, prompt=tr.prompts[i], prompt_style=tr.config.style,
-                key=tr.keys[i], completions=[c for part in pending.pop(i) for c in part],
+                problem=s.problem, key=tr.keys[i], completions=[c for part in pending.pop(i) for c in part],
                 categories=dict(s.categories),
             ))
 
@@ -207,7 +207,7 @@ def grade(result: Result, spec: GradingSpec, unscorable: dict[str, str] | None =
     """Verdicts for every completion, then per-problem scores: top1 from the greedy completion,
     maj@k / pass@k from the sampled ones (graded once per distinct answer), program_top1 in tool
     mode. A problem whose gold the grader cannot read is graded for display but not scored."""
-    equiv = functools.partial(grading.equivalent, options=spec.grader)
+    equiv = functools.partial(grading.equivalent, options=spec.grader, question=result.problem or None)
     comps = result.completions
     verdicts: list[Any] = [None] * len(comps)
     greedy = [i for i, c in enumerate(comps) if c.greedy]
