@@ -45,8 +45,9 @@ log = logging.getLogger("matheval")
 
 GRADING_WORKERS = 2  # threads grading beside generation (sympy and the sandbox run in processes)
 MAX_UNGRADED = 256  # backpressure: generation waits when this many results wait for grading
-# Settings that may differ when a run is resumed: they do not change what is generated or how.
-RESUMABLE = frozenset({"data_dir", "grading_workers", "tracker"})
+# Settings that may differ when a run is resumed: they do not change what is generated. The world size
+# is one of them (samples are keyed by content, seeded per prompt): a run started on 8 replicas resumes on 1.
+RESUMABLE = frozenset({"data_dir", "grading_workers", "tracker", "data_parallel", "ray_address"})
 
 
 @dataclass(frozen=True)
@@ -93,9 +94,11 @@ def resume(run_dir: str, request: RunRequest) -> Path:
                 f"--resume continues {run_dir} as it was configured; these settings would change it: "
                 f"{'; '.join(changed)}. Start a new run for other settings"
             )
-    cfg = dataclasses.replace(saved, request=dataclasses.replace(saved.request, **request.given()),
-                              data_dir=request.data_dir or saved.data_dir,
-                              output_dir=str(Path(run_dir).parent))
+    req = dataclasses.replace(saved.request, **request.given())
+    cfg = dataclasses.replace(saved, request=req, data_dir=request.data_dir or saved.data_dir,
+                              output_dir=str(Path(run_dir).parent),
+                              backend=dataclasses.replace(saved.backend, data_parallel=req.data_parallel or 1,
+                                                          ray_address=req.ray_address))
     cfg = dataclasses.replace(cfg, run_id=Path(run_dir).name)
     if not saved.backend.batch_invariant and saved.backend.name == "vllm":
         log.warning("warning: dtype %s is not batch-invariant on this engine: resumed completions may differ "
@@ -292,11 +295,27 @@ class Grading:
 
 def run(request: RunRequest) -> Path:
     cfg, backend = prepare(request)
-    return evaluate(cfg, backend)
+    try:
+        return evaluate(cfg, backend)
+    finally:
+        close_backend(backend)
+
+
+def close_backend(backend: Backend) -> None:
+    """Backends that hold processes (data-parallel replicas, a Ray cluster) stop them here."""
+    close = getattr(backend, "close", None)
+    if close is not None:
+        close()
 
 
 def evaluate(cfg: RunConfig, backend: Backend | None = None, *, resume: bool = False) -> Path:
-    backend = backend or make_backend(cfg.backend)
+    """Run the pipeline on `cfg`; a backend made here is closed here, one passed in stays open."""
+    if backend is None:
+        backend = make_backend(cfg.backend)
+        try:
+            return evaluate(cfg, backend, resume=resume)
+        finally:
+            close_backend(backend)
     runs = load(cfg, backend.tokenizer())  # data and template errors surface before the model loads
     run_dir = RunDir.open(cfg, resume=resume)
     run_dir.log_first_prompts({tr.config.label: tr.prompts[0] for tr in runs if tr.prompts})

@@ -12,7 +12,7 @@ import dataclasses
 import importlib.metadata
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from matheval.backends import BackendInfo, GenParams, OnDone
@@ -213,12 +213,41 @@ class VLLMBackend:
             self._llm = LLM(**self._kwargs)
         return self._llm
 
+    def engine_settings(self) -> dict[str, Any]:
+        """What the loaded engine runs with, read back from vLLM (not from the arguments we passed)."""
+        c = self._engine().llm_engine.vllm_config
+        return {
+            "dtype": str(c.model_config.dtype).removeprefix("torch."),
+            "max_model_len": c.model_config.max_model_len,
+            "max_num_seqs": c.scheduler_config.max_num_seqs,
+            "max_num_batched_tokens": c.scheduler_config.max_num_batched_tokens,
+            "enable_chunked_prefill": c.scheduler_config.enable_chunked_prefill,
+            "tensor_parallel_size": c.parallel_config.tensor_parallel_size,
+            "seed": c.model_config.seed,
+        }
+
     def generate(self, prompts: Sequence[str], params: GenParams, on_done: OnDone | None = None,
                  seeds: Sequence[int] | None = None) -> list[list[Completion]]:
+        from tqdm import tqdm
+
+        results: list[list[Completion]] = [[] for _ in prompts]
+        with tqdm(total=len(prompts), desc="generate", unit="prompt", dynamic_ncols=True,
+                  disable=not prompts) as bar:
+            for i, comps in self.stream(prompts, params, seeds):
+                results[i] = comps
+                if on_done is not None:
+                    on_done(i, comps)
+                bar.update(1)
+        return results
+
+    def stream(self, prompts: Sequence[str], params: GenParams,
+               seeds: Sequence[int] | None = None) -> Iterator[tuple[int, list[Completion]]]:
+        """(index, completions) of each prompt as it finishes: one batched submission, and the engine
+        stepped here so a finished request is handed back at once (a data-parallel replica yields these)."""
         from vllm import SamplingParams
 
         if not prompts:
-            return []
+            return
         llm = self._engine()
 
         def sampling(i: int) -> SamplingParams:
@@ -228,37 +257,25 @@ class VLLMBackend:
                 seed=None if params.greedy or seeds is None else seeds[i],
             )
 
-        results: list[list[Completion] | None] = [None] * len(prompts)
-
-        def finish(i: int, output) -> None:
-            comps = [
+        def completions(output) -> list[Completion]:
+            return [
                 Completion(text=o.text, n_tokens=len(o.token_ids), finish_reason=o.finish_reason or "stop",
                            greedy=params.greedy)
                 for o in output.outputs
             ]
-            results[i] = comps
-            if on_done is not None:
-                on_done(i, comps)
 
         sps = [sampling(i) for i in range(len(prompts))] if seeds is not None else sampling(0)
         if not hasattr(llm, "enqueue"):  # older vLLM: one blocking call, results at the end
-            for i, out in enumerate(llm.generate(list(prompts), sps, use_tqdm=True)):
-                finish(i, out)
-            return [r if r is not None else [] for r in results]
-        # One batched submission; step the engine ourselves so each finished request is handed back
-        # (and written to disk) as soon as it completes.
+            for i, out in enumerate(llm.generate(list(prompts), sps, use_tqdm=False)):
+                yield i, completions(out)
+            return
         ids = llm.enqueue(list(prompts), sps, use_tqdm=False)
         # Outputs carry the external id without the random suffix enqueue() adds ("7-1a2b" -> "7").
         index = {}
         for i, rid in enumerate(ids):
             index[rid] = index[rid.split("-", 1)[0]] = i
         engine = llm.llm_engine
-        from tqdm import tqdm
-
-        with tqdm(total=len(prompts), desc="generate", unit="prompt", dynamic_ncols=True) as bar:
-            while engine.has_unfinished_requests():
-                for out in engine.step():
-                    if out.finished and out.request_id in index:
-                        finish(index[out.request_id], out)
-                        bar.update(1)
-        return [r if r is not None else [] for r in results]
+        while engine.has_unfinished_requests():
+            for out in engine.step():
+                if out.finished and out.request_id in index:
+                    yield index[out.request_id], completions(out)
