@@ -64,6 +64,27 @@ class Gap:
 
 
 @dataclass(frozen=True)
+class Changed:
+    """Problems whose gated scores changed (either way), against the policy's `max_changed`."""
+
+    task: str
+    count: int
+    of: int
+    limit: int
+    critical: bool
+    examples: tuple[str, ...] = ()
+
+    @property
+    def failing(self) -> bool:
+        return self.critical and self.count > self.limit
+
+    def describe(self) -> str:
+        shown = ", ".join(self.examples) + (", …" if self.count > len(self.examples) else "")
+        return (f"{self.task}: {self.count} of {self.of} problems changed their scores, the policy allows "
+                f"{self.limit}" + (f" ({shown})" if shown else ""))
+
+
+@dataclass(frozen=True)
 class CheckResult:
     baseline: str
     run: str
@@ -75,6 +96,7 @@ class CheckResult:
     unrecorded: tuple[str, ...]  # "baseline mawps": a side with no fingerprint for a task
     allow_mismatch: bool
     new_problems: dict[str, int] = field(default_factory=dict)
+    changed: tuple[Changed, ...] = ()
 
     @property
     def refused(self) -> bool:
@@ -86,10 +108,14 @@ class CheckResult:
         return [c for c in self.cells if c.verdict == REGRESSION]
 
     @property
+    def too_many_changes(self) -> list[Changed]:
+        return [c for c in self.changed if c.failing]
+
+    @property
     def exit_code(self) -> int:
         if self.refused:
             return 2
-        return 1 if self.regressions or self.gaps else 0
+        return 1 if self.regressions or self.gaps or self.too_many_changes else 0
 
     def refusal(self) -> str:
         why = [d.describe() for d in self.differences if d.blocking]
@@ -108,7 +134,7 @@ def run_check(
         raise UsageError(f"--alpha must be in (0, 1), got {alpha}")
     scope = _scope(baseline, policy, tasks)
     diffs, unrecorded = _fingerprints(baseline, run, scope)
-    gaps, plans, new = [], [], {}
+    gaps, plans, new, changed = [], [], {}, []
     for task in scope:
         wa = _wide(baseline.scores, task)
         metrics = _metrics(policy, task, list(wa.columns))
@@ -124,6 +150,8 @@ def run_check(
         new[task] = len(wb.index.difference(wa.index))
         common = wa.index.intersection(wb.index)
         tp = policy.for_task(task)
+        if tp.max_changed is not None:
+            changed.append(_changed(task, wa, wb, common, [m for m in metrics if m in wb.columns], tp))
         for m in metrics:
             if m not in wb.columns:
                 continue
@@ -138,7 +166,14 @@ def run_check(
     alpha_cell = alpha / n_gating
     cells = tuple(_cell(*p, alpha_cell=alpha_cell, n_perm=n_perm) for p in plans)
     return CheckResult(baseline.source, run.source, alpha, alpha_cell, cells, tuple(gaps), tuple(diffs),
-                       tuple(unrecorded), allow_mismatch, new)
+                       tuple(unrecorded), allow_mismatch, new, tuple(changed))
+
+
+def _changed(task: str, wa: pd.DataFrame, wb: pd.DataFrame, common: pd.Index, metrics: list[str], tp) -> Changed:
+    a, b = wa.loc[common, metrics], wb.loc[common, metrics]
+    moved = ((a - b).abs() > _EPS).any(axis=1)
+    ids = sorted((str(i) for i in moved[moved].index), key=_natural)
+    return Changed(task, len(ids), len(common), tp.max_changed, tp.critical, tuple(ids[:5]))
 
 
 def _scope(baseline: Scored, policy: Policy, tasks: list[str] | None) -> list[str]:

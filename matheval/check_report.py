@@ -26,6 +26,8 @@ def headline(r: CheckResult) -> str:
             parts.append(f"{len(r.regressions)} regressed cell(s)")
         if r.gaps:
             parts.append(f"{len(r.gaps)} missing item(s)")
+        if r.too_many_changes:
+            parts.append(f"{len(r.too_many_changes)} task(s) with more changed problems than allowed")
         return "FAIL: " + ", ".join(parts)
     return "PASS: no significant regression"
 
@@ -50,6 +52,7 @@ def _notes(r: CheckResult) -> list[str]:
     if one_side := [d.describe() for d in info if NOT_RECORDED in (d.baseline, d.run)]:
         lines.append("recorded by one side only (not compared): " + "; ".join(one_side))
     lines += [f"MISSING {g.describe()}" for g in r.gaps]
+    lines += [("CHANGED " if c.failing else "changed: ") + c.describe() for c in r.changed if c.count or c.failing]
     lines += [f"{t}: {n} problems only in the run (not tested)" for t, n in r.new_problems.items() if n]
     return lines
 
@@ -87,7 +90,7 @@ def render_markdown(r: CheckResult) -> str:
         out.append("")
     if notes := _notes(r):
         out += [f"- {line}" for line in notes] + [""]
-    out += ["Exit codes: 0 pass · 1 regression or missing problems · 2 usage error or incomparable baseline."]
+    out += ["Exit codes: 0 pass · 1 regression, missing problems or more changed problems than the policy allows · 2 usage error or incomparable baseline."]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -105,6 +108,7 @@ def render_json(r: CheckResult) -> str:
         "unrecorded": list(r.unrecorded),
         "allow_mismatch": r.allow_mismatch,
         "new_problems": r.new_problems,
+        "changed": [asdict(c) | {"failing": c.failing, "message": c.describe()} for c in r.changed],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False, default=str)
 

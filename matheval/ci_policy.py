@@ -8,9 +8,12 @@ A small strict YAML (unknown keys are errors), e.g.
     tasks:
       mawps: {min_drop: 3}
       svamp: {critical: false}  # informational: tested and shown, never fails the check
+    max_changed: 4              # problems whose gated scores may change, in either direction
 
 A cell fails only when its drop is significant (see `matheval.check`) AND at least `min_drop`
-points AND its task is critical.
+points AND its task is critical. `max_changed` is for runs whose decoding is reproducible (fp32 on
+CPU: a clean rerun changes nothing): more changed problems than that fails a critical task even when
+the changes cancel in the mean, as an extraction bug that loses as many answers as it finds does.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class TaskPolicy(BaseModel):
     critical: bool = True
     min_drop: float | None = Field(default=None, ge=0, le=100)
     metrics: tuple[str, ...] | None = None
+    max_changed: int | None = Field(default=None, ge=0)
 
 
 class Policy(BaseModel):
@@ -39,6 +43,7 @@ class Policy(BaseModel):
     alpha: float = Field(default=0.05, gt=0, lt=1)
     metrics: tuple[str, ...] | None = None
     min_drop: float = Field(default=0.0, ge=0, le=100)
+    max_changed: int | None = Field(default=None, ge=0)
     tasks: dict[str, TaskPolicy] = {}
 
     def for_task(self, task: str) -> TaskPolicy:
@@ -47,6 +52,7 @@ class Policy(BaseModel):
             critical=own.critical,
             min_drop=self.min_drop if own.min_drop is None else own.min_drop,
             metrics=own.metrics if own.metrics is not None else self.metrics,
+            max_changed=self.max_changed if own.max_changed is None else own.max_changed,
         )
 
 

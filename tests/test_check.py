@@ -312,3 +312,32 @@ def test_fingerprint_keys_of_the_run_config_are_classified():
     assert {d.key for d in diffs if not d.blocking} == set(by_design)
     gained = differences("asdiv", base, {**base, "new_field": 1})
     assert [(d.key, d.blocking) for d in gained] == [("new_field", False)]  # recorded by one side only
+
+
+def _swapped(rows: list[dict[str, float]], k: int) -> list[dict[str, float]]:
+    """An extraction bug whose errors cancel: k right problems go wrong and k wrong ones go right."""
+    out = [dict(s) for s in rows]
+    right = [i for i, s in enumerate(out) if s["top1"]][:k]
+    wrong = [i for i, s in enumerate(out) if not s["top1"] and s["pass@1"] == 0.0][:k]
+    assert len(right) == len(wrong) == k
+    for i, j in zip(right, wrong, strict=True):
+        out[i], out[j] = dict(out[j]), dict(out[i])
+    return out
+
+
+def test_changes_that_cancel_fail_a_max_changed_policy(tmp_path, suite):
+    """The mean test cannot see a bug that loses as many answers as it finds; on reproducible runs the
+    number of changed problems can: more than `max_changed` fails a critical task (exit 1)."""
+    base = make_run(tmp_path, "base", suite)
+    bug = make_run(tmp_path, "bug", {"asdiv": _swapped(suite["asdiv"], 6), "mawps": suite["mawps"]})
+    assert matheval("check", "--baseline", str(base), str(bug)).returncode == 0  # no net drop
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("metrics: [top1, pass@1]\nmax_changed: 4\ntasks:\n  mawps: {critical: false}\n")
+    proc = matheval("check", "--baseline", str(base), str(bug), "--policy", str(policy))
+    assert proc.returncode == 1, proc.stdout
+    assert "CHANGED asdiv: 12 of 120 problems changed their scores, the policy allows 4" in proc.stdout
+    same = make_run(tmp_path, "same", suite)
+    assert matheval("check", "--baseline", str(base), str(same), "--policy", str(policy)).returncode == 0
+    small = make_run(tmp_path, "small", {"asdiv": _swapped(suite["asdiv"], 2), "mawps": suite["mawps"]})
+    proc = matheval("check", "--baseline", str(base), str(small), "--policy", str(policy), "--format", "json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["changed"][0]["count"] == 4
