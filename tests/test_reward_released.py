@@ -35,14 +35,15 @@ def _released(data_dir, fmt: str, rel: str):
     tc = import_config(imp, fmt, path, grading, "unused", "unused", {}).tasks[0]
     results = regrade(imp.results, tc)
     rows = [(r.gold, c.text, v) for r in results for c, v in zip(r.completions, r.verdicts, strict=True)]
-    return rows, from_grading(imp.task, grading)
+    questions = [r.problem or None for r in results for _ in r.completions]  # the grader reads its cues
+    return rows, from_grading(imp.task, grading), questions
 
 
 @pytest.mark.parametrize(("fmt", "rel", "size"), SETS, ids=[s[0] for s in SETS])
 def test_reward_equals_the_pipeline_verdict(data_dir, fmt, rel, size):
-    rows, spec = _released(data_dir, fmt, rel)
+    rows, spec, questions = _released(data_dir, fmt, rel)
     assert len(rows) == size
-    scores = reward_batch([g for g, _, _ in rows], [t for _, t, _ in rows], task=spec, workers=2)
+    scores = reward_batch([g for g, _, _ in rows], [t for _, t, _ in rows], task=spec, workers=2, questions=questions)
     bad = 0
     for (gold, _text, verdict), s in zip(rows, scores, strict=True):
         if s.status == "bad_gold":  # a gold the grader cannot parse: no reward rather than a guess
@@ -57,7 +58,7 @@ def test_reward_equals_the_pipeline_verdict(data_dir, fmt, rel, size):
 
 @pytest.mark.parametrize(("fmt", "rel", "size"), SETS[:3], ids=[s[0] for s in SETS[:3]])
 def test_default_reward_equals_verify(data_dir, fmt, rel, size):
-    rows, _ = _released(data_dir, fmt, rel)
+    rows, _, _ = _released(data_dir, fmt, rel)
     scores = reward_batch([g for g, _, _ in rows], [t for _, t, _ in rows], task=DEFAULT)
     checked = 0
     for (gold, text, _), s in zip(rows, scores, strict=True):
@@ -69,8 +70,8 @@ def test_default_reward_equals_verify(data_dir, fmt, rel, size):
 
 def test_task_spec_reward_equals_the_chat_style_grade(data_dir):
     # What a GRPO run on MATH gets from spec_for("lighteval/MATH"): the math task's chat extractor.
-    rows, _ = _released(data_dir, "qwen-maj", SETS[0][1])
-    scores = reward_batch([g for g, _, _ in rows], [t for _, t, _ in rows], task="lighteval/MATH")
+    rows, _, questions = _released(data_dir, "qwen-maj", SETS[0][1])
+    scores = reward_batch([g for g, _, _ in rows], [t for _, t, _ in rows], task="lighteval/MATH", questions=questions)
     spec = spec_for("lighteval/MATH")
     assert spec.style == "auto"
     agree = sum(s.correct == v.correct for (_, _, v), s in zip(rows, scores, strict=True))

@@ -69,10 +69,10 @@ def main() -> None:
             spec = RewardSpec.from_wire(wire)
             opts = spec.options if spec.options.timeout <= budget else spec.options.replace(timeout=budget)
             specs[f"{key}@{budget}"] = (spec, opts)
-        for index, key, gold, response, truncated in msg["items"]:
+        for index, key, gold, response, truncated, question in msg["items"]:
             spec, opts = specs[f"{key}@{budget}"]
             try:
-                score = score_one(spec, gold, response, opts, truncated)
+                score = score_one(spec, gold, response, opts, truncated, question)
             except Exception as exc:  # noqa: BLE001 - one bad sample must not take the batch down
                 score = Score(False, "error", "exception", detail=f"{type(exc).__name__}: {exc}"[:300])
             if score.status == "timeout":

@@ -59,6 +59,7 @@ def reward_batch(
     timeout: float = DEFAULT_TIMEOUT,
     deadline: float | None = None,
     truncated: Sequence[bool] | None = None,
+    questions: Sequence[str | None] | None = None,
 ) -> list[Score]:
     """Score every response against its gold on `workers` killable processes.
 
@@ -68,15 +69,18 @@ def reward_batch(
     deadline: optional limit for the whole call; unfinished samples are then `timeout` too.
     truncated: per sample, whether the generation hit its token limit (extraction then treats it
     as an evaluation run does: no last-number fallback on a cut-off response).
+    questions: per sample, the problem text (the grader reads its cues, as evaluation does).
     """
     golds, responses = list(golds), list(responses)
     if len(golds) != len(responses):
         raise ValueError(f"got {len(golds)} golds for {len(responses)} responses")
     if not golds:
         return []
-    if truncated is not None and len(truncated) != len(golds):
-        raise ValueError(f"got {len(truncated)} truncated flags for {len(golds)} responses")
-    return pool(workers).score(golds, responses, resolve_specs(task, len(golds)), timeout, deadline, truncated)
+    for name, extra in (("truncated flags", truncated), ("questions", questions)):
+        if extra is not None and len(extra) != len(golds):
+            raise ValueError(f"got {len(extra)} {name} for {len(golds)} responses")
+    specs = resolve_specs(task, len(golds))
+    return pool(workers).score(golds, responses, specs, timeout, deadline, truncated, questions)
 
 
 async def reward_batch_async(
@@ -88,11 +92,12 @@ async def reward_batch_async(
     timeout: float = DEFAULT_TIMEOUT,
     deadline: float | None = None,
     truncated: Sequence[bool] | None = None,
+    questions: Sequence[str | None] | None = None,
 ) -> list[Score]:
     """`reward_batch` for coroutines: the event loop keeps running while the workers grade."""
     return await asyncio.to_thread(
         reward_batch, golds, responses, task=task, workers=workers, timeout=timeout, deadline=deadline,
-        truncated=truncated,
+        truncated=truncated, questions=questions,
     )
 
 

@@ -126,6 +126,7 @@ class RewardPool:
         timeout: float,
         deadline: float | None = None,
         truncated: Sequence[bool] | None = None,
+        questions: Sequence[str | None] | None = None,
     ) -> list[Score]:
         """One Score per sample, in order, within `timeout` s per sample and `deadline` s in all."""
         if timeout <= 0:
@@ -141,7 +142,10 @@ class RewardPool:
         mine: list[_Slot] = []
 
         def message(chunk: list[int]) -> bytes:
-            items = [[i, keys[i], golds[i], responses[i], bool(truncated and truncated[i])] for i in chunk]
+            items = [
+                [i, keys[i], golds[i], responses[i], bool(truncated and truncated[i]), _at(questions, i)]
+                for i in chunk
+            ]
             used = {keys[i]: wire[keys[i]] for i in chunk}
             return json.dumps({"budget": budget, "specs": used, "items": items}).encode() + b"\n"
 
@@ -305,6 +309,10 @@ class RewardPool:
     def pids(self) -> list[int]:
         """Process-group ids of the running workers (for tests and monitoring)."""
         return [s.proc.pid for s in self.slots if s.proc is not None]
+
+
+def _at(values: Sequence[Any] | None, i: int) -> Any:
+    return None if values is None else values[i]
 
 
 def _worker_env() -> dict[str, str]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from matheval.grading import Extraction, GraderOptions, Verdict, check_gold, extract_answer, grade, verify
+from matheval.grading import Extraction, GraderOptions, check_gold, extract_answer, grade, verify_verdict
 
 from .spec import RewardSpec, prepare_gold
 
@@ -55,12 +55,18 @@ def timeout_score(gold: str | None, seconds: float) -> Score:
 
 
 def score_one(
-    spec: RewardSpec, raw_gold: Any, response: Any, options: GraderOptions | None = None, truncated: bool = False
+    spec: RewardSpec,
+    raw_gold: Any,
+    response: Any,
+    options: GraderOptions | None = None,
+    truncated: bool = False,
+    question: str | None = None,
 ) -> Score:
     """Grade one response; `options` overrides spec.options (the pool lowers the sympy timeout).
 
     truncated: the generation hit its token limit, which the extractor treats as evaluation does
     (no last-number fallback on a cut-off response unless the spec's extract options keep it).
+    question: the problem text, whose cues the grader reads as evaluation does (None: none).
     """
     opts = options or spec.options
     gold = prepare_gold(raw_gold)
@@ -69,11 +75,11 @@ def score_one(
         return Score(False, "bad_gold", "gold", None, gold, False, problem)
     assert gold is not None
     text = response if isinstance(response, str) else ""
-    if spec.style is None:
-        extraction, verdict = _verify_rule(gold, text, opts, truncated)
+    if spec.style is None:  # verify's rule, with the extraction and verdict it rests on
+        extraction, verdict = verify_verdict(gold, text, opts, question=question, truncated=truncated)
     else:
         extract = {**dict(spec.extract), "truncated": truncated}
-        extraction, verdict = grade(gold, text, style=spec.style, options=opts, **extract)
+        extraction, verdict = grade(gold, text, style=spec.style, options=opts, question=question, **extract)
     ok = extraction is not None and extraction.status == "ok"
     answer = extraction.answer if ok else None
     formatted = _formatted(spec, text, extraction if ok else None)
@@ -86,21 +92,6 @@ def _gold_problem(gold: str | None, opts: GraderOptions) -> str | None:
     if gold is None:
         return "empty gold answer"
     return check_gold(gold, **_as_kwargs(opts))
-
-
-def _verify_rule(gold: str, text: str, opts: GraderOptions, truncated: bool) -> tuple[Extraction | None, Verdict]:
-    """`matheval.verify` decides (its rule lives there, once); `grade` in the auto style explains
-    the decision with an extraction and a verdict. Where verify reads the response otherwise (a
-    bare answer compared whole, an option letter), the verdict says so with rule "verify"."""
-    correct = verify(gold, text, truncated=truncated, **_as_kwargs(opts))
-    extraction, verdict = grade(gold, text, style="auto", options=opts, truncated=truncated)
-    if verdict.correct == correct:
-        return extraction, verdict
-    if correct:
-        whole = Extraction(text.strip(), (text.strip(),), "verify", (0, len(text)))
-        return whole, Verdict(True, "correct", "verify", verdict.gold_norm, text.strip()[:200], "verify() accepts it")
-    why = "verify() rejects it"
-    return extraction, Verdict(False, "incorrect", "verify", verdict.gold_norm, verdict.pred_norm, why)
 
 
 @lru_cache(maxsize=64)

@@ -24,6 +24,7 @@ from .spec import RewardSpec, spec_for
 # Looked for in this order when no gold column is named: a bare answer column first, then a full
 # solution (its last \boxed{} is the gold), then verl-style names.
 GOLD_COLUMNS = ("answer", "solution", "gold", "ground_truth")
+QUESTION_COLUMNS = ("problem", "question")
 
 
 def completion_text(completion: Any) -> str:
@@ -37,6 +38,17 @@ def completion_text(completion: Any) -> str:
             if isinstance(message, dict) and message.get("role", "assistant") == "assistant":
                 return _content_text(message.get("content"))
     return ""
+
+
+def _prompt_text(prompt: Any) -> str | None:
+    """A string prompt as is; for chat messages, the last user message's content."""
+    if isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, Sequence):
+        for message in reversed(prompt):
+            if isinstance(message, dict) and message.get("role") == "user":
+                return _content_text(message.get("content"))
+    return None
 
 
 def _content_text(content: Any) -> str:
@@ -92,6 +104,15 @@ class MathevalReward:
             return None
         return [len(i) >= self.truncated_at for i in ids]
 
+    @staticmethod
+    def _questions(kwargs: dict[str, Any]) -> list[str | None] | None:
+        """The problem text, whose cues the grader reads: a problem/question column, else the prompt."""
+        for column in QUESTION_COLUMNS:
+            if column in kwargs:
+                return [None if q is None else str(q) for q in kwargs[column]]
+        prompts = kwargs.get("prompts")
+        return None if prompts is None else [_prompt_text(p) for p in prompts]
+
     def _inputs(self, completions: Sequence[Any], kwargs: dict[str, Any]) -> tuple[list[Any], list[str], Any]:
         column = self.gold or next((c for c in GOLD_COLUMNS if c in kwargs), None)
         if column is None or column not in kwargs:
@@ -126,7 +147,8 @@ class MathevalReward:
     def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
         golds, texts, task = self._inputs(completions, kwargs)
         scores = reward_batch(
-            golds, texts, task=task, workers=self.workers, timeout=self.timeout, truncated=self._truncated(kwargs)
+            golds, texts, task=task, workers=self.workers, timeout=self.timeout, truncated=self._truncated(kwargs),
+            questions=self._questions(kwargs),
         )
         return self._finish(scores, kwargs)
 
@@ -137,7 +159,8 @@ class AsyncMathevalReward(MathevalReward):
     async def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float | None]:  # type: ignore[override]
         golds, texts, task = self._inputs(completions, kwargs)
         scores = await reward_batch_async(
-            golds, texts, task=task, workers=self.workers, timeout=self.timeout, truncated=self._truncated(kwargs)
+            golds, texts, task=task, workers=self.workers, timeout=self.timeout, truncated=self._truncated(kwargs),
+            questions=self._questions(kwargs),
         )
         return self._finish(scores, kwargs)
 

@@ -39,6 +39,12 @@ def _result(score: Score, settings: dict[str, Any]) -> float | dict[str, Any]:
     }
 
 
+def _question(extra_info: Any) -> str | None:
+    # verl's gsm8k / MATH preprocessing scripts keep the problem text in extra_info["question"].
+    q = extra_info.get("question") if isinstance(extra_info, dict) else None
+    return q if isinstance(q, str) else None
+
+
 def _pool_args(settings: dict[str, Any]) -> dict[str, Any]:
     return {
         "workers": int(settings.get("workers", DEFAULT_WORKERS)),
@@ -50,7 +56,9 @@ def compute_score(
     data_source: str, solution_str: str, ground_truth: Any, extra_info: dict[str, Any] | None = None, **kwargs: Any
 ) -> float | dict[str, Any]:
     """One sample; data_source picks the matheval task (unknown names grade like `verify`)."""
-    score = reward_batch([ground_truth], [solution_str], task=str(data_source), **_pool_args(kwargs))[0]
+    score = reward_batch(
+        [ground_truth], [solution_str], task=str(data_source), questions=[_question(extra_info)], **_pool_args(kwargs)
+    )[0]
     return _result(score, kwargs)
 
 
@@ -58,7 +66,9 @@ async def compute_score_async(
     data_source: str, solution_str: str, ground_truth: Any, extra_info: dict[str, Any] | None = None, **kwargs: Any
 ) -> float | dict[str, Any]:
     """`compute_score` as a coroutine (verl awaits it without an executor thread)."""
-    scores = await reward_batch_async([ground_truth], [solution_str], task=str(data_source), **_pool_args(kwargs))
+    scores = await reward_batch_async(
+        [ground_truth], [solution_str], task=str(data_source), questions=[_question(extra_info)], **_pool_args(kwargs)
+    )
     return _result(scores[0], kwargs)
 
 
@@ -70,7 +80,9 @@ def compute_score_batch(
     **kwargs: Any,
 ) -> list[float | dict[str, Any]]:
     """verl's batch reward manager: the whole batch at once on the worker pool."""
+    questions = [_question(e) for e in extra_infos] if extra_infos is not None else None
     scores = reward_batch(
-        list(ground_truths), list(solution_strs), task=[str(d) for d in data_sources], **_pool_args(kwargs)
+        list(ground_truths), list(solution_strs), task=[str(d) for d in data_sources], questions=questions,
+        **_pool_args(kwargs),
     )
     return [_result(s, kwargs) for s in scores]
