@@ -117,7 +117,10 @@ def test_sample_filters_narrow_the_list(released, browser):  # noqa: F811
         target = results[7]
         needle = target.completions[0].text.strip().splitlines()[0][:40]
         p.fill("#s-search", needle)
-        hits = sum(needle.lower() in r.completions[0].text.lower() for r in results)
+        # As the page searches: id, gold, problem, prompt, the completion and its answer.
+        hay = ["\n".join([r.id, r.gold, r.problem, r.prompt, r.completions[0].text,
+                          r.extractions[0].answer if r.extractions[0] else ""]).lower() for r in results]
+        hits = sum(needle.lower() in h for h in hay)
         expect(p.locator("#s-count")).to_have_text(f"{hits} of {len(results)} problems")
         assert 1 <= hits < len(results)
         item = p.locator(f'details.sample[data-id="{target.id}"]')
@@ -219,6 +222,15 @@ def test_category_breakdowns_are_task_summary(tmp_path, data_dir, monkeypatch, b
                 want = task_summary([r for r in results if r.categories[key] == value])["metrics"]["top1"]["value"]
                 assert float(cells.nth(k).get_attribute("data-value")) == pytest.approx(want)
         assert p.locator("table.statuses").count() == 1 and p.locator("table.rules").count() == 1
+        # The problem as the dataset states it heads each sample, and the search reads it.
+        p.goto(p.url.split("#")[0] + "#samples")
+        p.wait_for_selector("body[data-samples-ready='1']", state="attached")
+        target = results[5]
+        p.fill("#s-search", target.problem[-60:])
+        item = p.locator(f'details.sample[data-id="{target.id}"]')
+        item.locator("summary").click()
+        item.locator("pre.question").wait_for()
+        assert item.locator("pre.question").inner_text().strip() == target.problem.strip()
         check_clean(opened)
 
 

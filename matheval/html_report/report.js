@@ -239,6 +239,7 @@
       (s.c ? `<b>categories</b><span>${Object.entries(s.c).map(([k, v]) => `<span class="chip">${esc(k)}: ${esc(v)}</span>`).join("")}</span>` : "") +
       `<b>scores</b><span>${Object.entries(s.s).map(([k, v]) => `<span class="chip">${esc(k)} ${Number(v).toFixed(3).replace(/\.?0+$/, "")}</span>`).join("") || "—"}</span></div>`;
     if (s.u) h += `<div class="note">reported apart, not scored: ${esc(s.u)}</div>`;
+    if (s.q) h += `<pre class="question">${esc(s.q)}</pre>`;
     h += !prefix && !s.p ? `<p class="muted">no prompt recorded (completions imported from another harness's file)</p>`
       : `<details><summary>prompt (${prefix.length + s.p.length} characters${prefix ? `, ${prefix.length} shared by every problem of the task` : ""})</summary>` +
         (prefix ? `<details><summary class="muted">shared prefix</summary><pre class="prefix">${esc(prefix)}</pre></details>` : "") + `<pre>${esc(s.p)}</pre></details>`;
@@ -315,7 +316,7 @@
       if (rule && v?.[2] !== rule) return false;
       if (cat) { const at = cat.indexOf("="); if ((s.c || {})[cat.slice(0, at)] !== cat.slice(at + 1)) return false; }
       if (needle) {
-        if (s._hay === undefined) s._hay = [s.i, s.g, s.p, s.k[0]?.x || "", s.e[0]?.[0] || ""].join("\n").toLowerCase();
+        if (s._hay === undefined) s._hay = [s.i, s.g, s.q || "", s.p, s.k[0]?.x || "", s.e[0]?.[0] || ""].join("\n").toLowerCase();
         if (!s._hay.includes(needle)) return false;
       }
       return true;

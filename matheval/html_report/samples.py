@@ -2,7 +2,7 @@
 
 Greedy completions are always embedded; sampled ones up to a cap per problem, the rest keep their
 answer, verdict and length but not their text (samples.jsonl has it). Keys, read by report.js:
-t task, i id, g gold, p prompt (after the task's shared prefix), c categories, s scores,
+t task, i id, q problem text, g gold, p prompt (after the task's shared prefix), c categories, s scores,
 u unscorable, j / ns primary completion's index / number of samples, vt vote, and per completion
 k {x text | null, l length, n tokens, f finish, gr greedy, r rounds, b served_by},
 e extraction [answer, method, start, end, status, candidates] | null,
@@ -48,6 +48,8 @@ def encode(r: Result, sample_texts: int) -> tuple[dict[str, Any], dict[str, Any]
     head: dict[str, Any] = {"t": r.task, "i": r.id, "g": r.gold, "p": r.prompt, "s": r.scores, "j": j,
                             "ns": sum(not c.greedy for c in r.completions),
                             **{key: [arr[j]] if j < len(arr) else [] for key, arr in full.items()}}
+    if r.problem:
+        head["q"] = r.problem
     if r.categories:
         head["c"] = r.categories
     if r.unscorable:
@@ -61,7 +63,7 @@ def lighten(r: Result) -> Result:
     """Drop what only the page needed (texts, rounds, prompt) once encoded: summaries never read it."""
     for c in r.completions:
         c.text, c.rounds = "", None
-    r.prompt = ""
+    r.prompt = r.problem = ""
     return r
 
 
