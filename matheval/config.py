@@ -110,6 +110,23 @@ def check_request(req: RunRequest) -> None:
             raise UsageError(f"--tracker {req.tracker}: one of {', '.join(TRACKERS)}")
         if importlib.util.find_spec(req.tracker) is None:
             raise UsageError(f"--tracker {req.tracker} needs the package: pip install {req.tracker}")
+        if req.tracker == "wandb" and not _wandb_can_log():
+            raise UsageError("--tracker wandb: no W&B login (set WANDB_API_KEY, run `wandb login`, or "
+                             "WANDB_MODE=offline to log to local files)")
+
+
+def _wandb_can_log() -> bool:
+    """Offline/disabled modes need no account; online needs a key (env or the netrc `wandb login` writes)."""
+    import netrc
+    import os
+
+    if os.environ.get("WANDB_MODE", "").lower() in ("offline", "disabled", "dryrun") or os.environ.get("WANDB_API_KEY"):
+        return True
+    host = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai").split("//")[-1].split("/")[0]
+    try:
+        return netrc.netrc().authenticators(host) is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
 
 
 def check_writable(path: str) -> None:

@@ -69,10 +69,11 @@ def _gold_text(value: Any) -> str:
 
 
 def _result(task: str, sid: Any, gold: Any, texts: list[str], style: str, greedy: bool = True,
-            question: str | None = None) -> Result:
+            question: str | None = None, categories: dict[str, Any] | None = None) -> Result:
     comps = [Completion(text=t, n_tokens=0, finish_reason="stop", greedy=greedy) for t in texts]
+    cats = {k: str(v).strip() for k, v in (categories or {}).items() if v is not None and str(v).strip()}
     return Result(task=task, id=str(sid), gold=_gold_text(gold), prompt="", prompt_style=style,
-                  problem=question or "", key=f"{style}:{task}:{sid}", completions=comps)
+                  problem=question or "", key=f"{style}:{task}:{sid}", completions=comps, categories=cats)
 
 
 def tora(path: Path, task: str) -> list[Import]:
@@ -151,7 +152,8 @@ def minerva(path: Path, task: str) -> list[Import]:
         gold = extract_answer(r["target"], style="boxed")
         # The id is the line number in the file, so a disagreement can be looked up directly.
         imp.results.append(_result(task, i, gold.answer if gold else "", [r["output"]], "import:minerva",
-                                       question=r.get("question")))
+                                       question=r.get("question"),
+                                       categories={"type": r.get("category"), "level": r.get("difficulty")}))
         imp.labels[str(i)] = (_MINERVA_OK[r["type"]],)
     return list(out.values())
 
@@ -161,7 +163,7 @@ def qwen_maj(path: Path, task: str) -> list[Import]:
     for r in _jsonl(path):
         # All 8 are samples (maj@8, pass@8 over them); top1 is the first, as in Qwen's own count.
         results.append(_result(task, r["idx"], r["answer"], list(r["code"]), "import:qwen-maj", greedy=False,
-                               question=r.get("question")))
+                               question=r.get("question"), categories={"level": r.get("level")}))
         labels[str(r["idx"])] = tuple(bool(s) for s in r["score"])
     return [Import("qwen25math-math100x8", task, "auto", results, labels)]
 

@@ -17,6 +17,8 @@ def test_wheel_carries_tasks_prompts_profiles_and_uses_them(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for d, n in (("tasks", "gsm8k.yaml"), ("prompts", "gsm8k_fewshot.jinja"), ("profiles", "deepseekmath-base.yaml")):
         assert f"matheval/_{d}/{n}" in names
+    for n in ("report.js", "report.css", "template.html"):  # the HTML report's inline assets
+        assert f"matheval/html_report/{n}" in names
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     code = (

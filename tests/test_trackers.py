@@ -90,3 +90,18 @@ def test_wandb_offline(tmp_path, data_dir, replay, monkeypatch):
     assert json.dumps(summary["tasks"]["gsm8k"]["metrics"]["maj@4"]["value"]).encode() in data
     saved = {p.name for p in (run_dir / "files").iterdir()}
     assert {"summary.json", "config.json", "report.html"} <= saved
+
+
+def test_wandb_online_without_a_login_is_refused_before_the_run(tmp_path, data_dir, monkeypatch, capsys):
+    from matheval.cli import main
+
+    for var in ("WANDB_MODE", "WANDB_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    out = tmp_path / "results"
+    rc = main(["--model", "x", "--tasks", "gsm8k", "--backend", "replay", "--tracker", "wandb",
+               "--data-dir", str(data_dir), "--output-dir", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.startswith("error: --tracker wandb: no W&B login") and len(err.splitlines()) == 1
+    assert not out.exists()
