@@ -90,7 +90,8 @@ def render_markdown(r: CheckResult) -> str:
         out.append("")
     if notes := _notes(r):
         out += [f"- {line}" for line in notes] + [""]
-    out += ["Exit codes: 0 pass · 1 regression, missing problems or more changed problems than the policy allows · 2 usage error or incomparable baseline."]
+    out += ["Exit codes: 0 pass · 1 regression, missing problems or more changed problems than the policy "
+            "allows · 2 usage error or incomparable baseline."]
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -173,7 +173,7 @@ def _plot(summary: dict[str, Any], path: Path) -> None:
 
 
 def report(summary: dict[str, Any], run: RunDir) -> None:
-    atomic_write(run.path / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
+    atomic_write(run.path / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False, default=str))
     table = markdown_table(summary)
     notes = [f"- {w}" for w in summary.get("warnings", [])]
     for task, t in summary["tasks"].items():

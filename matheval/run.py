@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from matheval import grading, metrics, trackers
-from matheval.backends import Backend, make_backend
+from matheval.backends import Backend, GenParams, make_backend
 from matheval.config import RunRequest, check_request, load_profile
 from matheval.data import load_samples, precheck_data
 from matheval.errors import UsageError
@@ -74,6 +74,9 @@ def prepare(request: RunRequest) -> tuple[RunConfig, Backend]:
         precheck_data(load_task(name), Path(request.data_dir or ""))
     backend_cfg = resolve_backend(request, profile)
     backend = make_backend(backend_cfg)
+    check = getattr(backend, "check", None)  # servers: one answers and serves the model, before the run dir
+    if check is not None:
+        check()
     cfg = resolve(request, backend_cfg, backend.tokenizer())
     return cfg, backend
 
@@ -150,39 +153,49 @@ def request_seed(key: str) -> int:
 # ---------------------------------------------------------------- generate
 
 
-def generate(backend: Backend, tr: TaskRun, todo: list[int], on_result, max_model_len: int | None) -> None:
-    """One batched submission per task and request kind; `on_result(Result)` fires as each problem's
-    completions are all in. A prompt that alone fills the context is that sample's own status."""
+Parts = dict[int, list[Completion]]  # request index (greedy, sampled) -> its completions
+
+
+def generate(backend: Backend, tr: TaskRun, have: dict[int, Parts], on_part, on_result,
+             max_model_len: int | None) -> None:
+    """One batched submission per task and request kind for every part not in `have` (sample index ->
+    parts already generated, e.g. journaled before a crash). `on_part(i, part, completions)` fires as
+    each part arrives, `on_result(Result)` once a problem's parts are all in. A prompt that alone
+    fills the context is that sample's own status (never sent)."""
     requests = tr.config.requests
-    pending: dict[int, list[list[Completion] | None]] = {i: [None] * len(requests) for i in todo}
+    parts: dict[int, Parts] = {i: dict(p) for i, p in have.items()}
 
-    def done(j: int, comps: list[Completion]) -> None:
-        i, part = divmod(j, len(requests))
-        i = todo[i]
-        pending[i][part] = comps
-        if all(c is not None for c in pending[i]):
-            s = tr.samples[i]
-            on_result(Result(
-                task=s.task, id=s.id, gold=s.gold, prompt=tr.prompts[i], prompt_style=tr.config.style,
-                problem=s.problem, key=tr.keys[i], completions=[c for part in pending.pop(i) for c in part],
-                categories=dict(s.categories),
-            ))
+    def arrived(i: int, part: int, comps: list[Completion]) -> None:
+        on_part(i, part, comps)
+        parts[i][part] = comps
+        if len(parts[i]) == len(requests):
+            on_result(assemble(tr, i, parts.pop(i)))
 
-    too_long = _too_long(backend, [tr.prompts[i] for i in todo], max_model_len)
-    flat: list[tuple[int, str, Any, int]] = []
-    for pos, i in enumerate(todo):
+    too_long = _too_long(backend, [tr.prompts[i] for i in have], max_model_len)
+    flat: list[tuple[int, int, GenParams]] = []  # (sample, part, request) still to generate
+    for pos, i in enumerate(have):
         for part, rq in enumerate(requests):
-            j = pos * len(requests) + part
+            if part in parts[i]:
+                continue
             if pos in too_long:
-                done(j, [Completion("", 0, "prompt_too_long", rq.greedy) for _ in range(rq.n)])
+                arrived(i, part, [Completion("", 0, "prompt_too_long", rq.greedy) for _ in range(rq.n)])
             else:
-                flat.append((j, tr.prompts[i], rq, request_seed(tr.keys[i]) + part))
+                flat.append((i, part, rq))
     if not flat:
         return
-    index = [j for j, _, _, _ in flat]
     MODES[tr.config.mode].generate(
-        backend, [p for _, p, _, _ in flat], [rq for _, _, rq, _ in flat],
-        lambda k, comps: done(index[k], comps), tr.config, [seed for _, _, _, seed in flat],
+        backend, [tr.prompts[i] for i, _, _ in flat], [rq for _, _, rq in flat],
+        lambda k, comps: arrived(flat[k][0], flat[k][1], comps), tr.config,
+        [request_seed(tr.keys[i]) + part for i, part, _ in flat],
+    )
+
+
+def assemble(tr: TaskRun, i: int, parts: Parts) -> Result:
+    """The record of problem i once every request's completions are in (greedy first)."""
+    s = tr.samples[i]
+    return Result(
+        task=s.task, id=s.id, gold=s.gold, prompt=tr.prompts[i], prompt_style=tr.config.style, problem=s.problem,
+        key=tr.keys[i], completions=[c for part in sorted(parts) for c in parts[part]], categories=dict(s.categories),
     )
 
 
@@ -251,8 +264,9 @@ def _answer(ext) -> str | None:
 
 
 class Grading:
-    """Extraction and grading off the generation path: results are journaled as they arrive, then
-    graded and written by a small pool. When grading falls behind, `submit` blocks (backpressure)."""
+    """Extraction and grading off the generation path: complete results are graded and written by a
+    small pool as they arrive (their parts are already journaled). When grading falls behind,
+    `submit` blocks (backpressure)."""
 
     def __init__(self, run: RunDir, workers: int = GRADING_WORKERS, max_ungraded: int = MAX_UNGRADED) -> None:
         self.run = run
@@ -261,10 +275,8 @@ class Grading:
         self.futures: list[Future] = []
         self.waited = 0.0  # seconds the engine loop spent inside submit (grading inline, or backpressure)
 
-    def submit(self, result: Result, tc: TaskConfig, *, journal: bool = True) -> None:
+    def submit(self, result: Result, tc: TaskConfig) -> None:
         t0 = time.perf_counter()
-        if journal:
-            self.run.journal(result)
         if self.pool is None:
             self._grade(result, tc)
         else:
@@ -287,7 +299,7 @@ class Grading:
             self.pool.shutdown(wait=True)
             if check:
                 for f in self.futures:
-                    f.result()  # a grading bug surfaces here; the generation itself is in pending.jsonl
+                    f.result()  # a grading bug surfaces here; the generations are in pending.jsonl
 
 
 # ---------------------------------------------------------------- run
@@ -324,19 +336,17 @@ def evaluate(cfg: RunConfig, backend: Backend | None = None, *, resume: bool = F
     complete = False
     t_run = time.time()
     try:
-        by_task = {tr.config.name: tr for tr in runs}
-        skip = set(run_dir.done)
-        for r in run_dir.ungraded():  # generated before a crash, never graded: grade, don't regenerate
-            if r.task in by_task:
-                skip.add(r.key)
-                grading_pool.submit(r, by_task[r.task].config, journal=False)
+        journaled = run_dir.journaled()  # parts generated before a crash: never generated again
         for tr in runs:
-            todo = [i for i, k in enumerate(tr.keys) if k not in skip]
-            if not todo:
+            have = {i: journaled.get(k, {}) for i, k in enumerate(tr.keys) if k not in run_dir.done}
+            for i in [i for i, p in have.items() if len(p) == len(tr.config.requests)]:
+                grading_pool.submit(assemble(tr, i, have.pop(i)), tr.config)  # generated, never graded
+            if not have:
                 continue
             t0 = time.time()
-            generate(backend, tr, todo, lambda r, tc=tr.config: grading_pool.submit(r, tc), cfg.backend.max_model_len)
-            log.info("%s: %d samples in %.1fs", tr.config.label, len(todo), time.time() - t0)
+            generate(backend, tr, have, lambda i, part, comps, tr=tr: run_dir.journal(tr.keys[i], part, comps),
+                     lambda r, tc=tr.config: grading_pool.submit(r, tc), cfg.backend.max_model_len)
+            log.info("%s: %d samples in %.1fs", tr.config.label, len(have), time.time() - t0)
         grading_pool.close()
         complete = True
     finally:
@@ -345,6 +355,7 @@ def evaluate(cfg: RunConfig, backend: Backend | None = None, *, resume: bool = F
         run_dir.close(complete)
     timing = {"wall_s": round(time.time() - t_run, 3), "grading_wait_s": round(grading_pool.waited, 3)}
     summary = aggregate(run_dir.results(), cfg, timing=timing, served=getattr(backend, "run_notes", None))
+    summary["backend"]["settings"] = getattr(getattr(backend, "info", None), "settings", {})
     report(summary, run_dir)
     trackers.log_run(cfg.request.tracker, summary, cfg, run_dir.path)
     return run_dir.path

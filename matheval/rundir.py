@@ -1,20 +1,22 @@
 """A run directory on disk: config.json, samples.jsonl, the pending journal, first_prompts.txt.
 
 `samples.jsonl` holds one graded line per problem, appended and flushed as each is graded.
-Generations are journaled to `pending.jsonl` the moment they arrive, before grading, so a crash
-between the engine and the grader loses nothing: `--resume` grades them instead of generating
-them again. The journal is removed when the run completes.
+Generations are journaled to `pending.jsonl` the moment they arrive — each request of a problem
+(its greedy completion, its samples) on its own line, keyed by the problem's content key — so a
+crash anywhere loses nothing generated: `--resume` grades what is complete and generates only the
+parts that are missing. The journal is removed when the run completes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
 from pathlib import Path
 
 from matheval.errors import UsageError
-from matheval.record import Result, read_results
+from matheval.record import Completion, Result, read_results
 from matheval.resolve import RunConfig
 
 SAMPLES = "samples.jsonl"
@@ -47,21 +49,26 @@ class RunDir:
         run._pending = open(path / PENDING, "a", encoding="utf-8")  # noqa: SIM115
         return run
 
-    def ungraded(self) -> list[Result]:
-        """Journaled generations that never reached samples.jsonl (a crash before grading)."""
+    def journaled(self) -> dict[str, dict[int, list[Completion]]]:
+        """Parts journaled by an earlier, interrupted attempt: content key -> part -> completions."""
+        out: dict[str, dict[int, list[Completion]]] = {}
         if not (self.path / PENDING).exists():
-            return []
-        seen = set(self.done)
-        out = []
-        for r in read_results(str(self.path / PENDING)):
-            if r.key not in seen:
-                seen.add(r.key)
-                out.append(r)
+            return out
+        with open(self.path / PENDING, encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    rec = json.loads(line)
+                    comps = [Completion(**c) for c in rec["completions"]]
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    continue  # a torn line: that part is generated again
+                out.setdefault(rec["key"], {})[int(rec["part"])] = comps
         return out
 
-    def journal(self, result: Result) -> None:
+    def journal(self, key: str, part: int, completions: list[Completion]) -> None:
+        line = json.dumps({"key": key, "part": part, "completions": [dataclasses.asdict(c) for c in completions]},
+                          ensure_ascii=False)
         with self._lock:
-            self._pending.write(result.to_json() + "\n")
+            self._pending.write(line + "\n")
             self._pending.flush()
 
     def write(self, result: Result) -> None:

@@ -126,6 +126,7 @@ class _Trajectory:
     rounds: list[dict[str, Any]] = field(default_factory=list)
     code: str | None = None  # the block waiting to run after this round's generation
     done: bool = False
+    served_by: str | None = None  # the engine or server of the last round
 
 
 def tool_generate(backend, prompts: Sequence[str], params: Sequence[GenParams], on_done, task,
@@ -176,6 +177,7 @@ def _absorb(t: _Trajectory, comp: Completion, stops: tuple[str, ...]) -> None:
     t.text += comp.text
     t.n_tokens += comp.n_tokens
     t.finish_reason = comp.finish_reason
+    t.served_by = comp.served_by or t.served_by
     if comp.finish_reason == "stop" and comp.text.endswith(OUTPUT_STOP):
         t.code = last_python_block(comp.text)
         t.done = t.code is None  # asked for output without writing code: nothing to run
@@ -197,7 +199,7 @@ def _report(trajs: list[_Trajectory], reported: set[int], on_done) -> None:
         reported.add(j)
         on_done(j, [
             Completion(text=t.text, n_tokens=t.n_tokens, finish_reason=t.finish_reason,
-                       greedy=t.params.greedy, rounds=t.rounds)
+                       greedy=t.params.greedy, rounds=t.rounds, served_by=t.served_by)
             for t in group
         ])
 

@@ -136,3 +136,31 @@ def test_first_prompt_matches_deepseek_assembly(data_dir):
     expected += f"\n\n\nQ: {sample.problem}\nA:"
     assert prompt == expected
     assert re.search(r"Janet", prompt)
+
+
+def test_a_crash_between_the_greedy_and_the_sampled_pass_loses_no_generation(tmp_path, data_dir, monkeypatch):
+    """Greedy completions come back before the samples are drawn; they are journaled as they arrive,
+    so a crash during the sampled pass regenerates only the samples on --resume."""
+
+    class Crash(Exception):
+        pass
+
+    def first(prompt, params):
+        if not params.greedy:
+            raise Crash
+        return "The answer is 18."
+
+    monkeypatch.setattr(run_mod, "make_backend", lambda *a, **k: ReplayBackend(first))
+    with pytest.raises(Crash):
+        run_mod.run(_cfg(tmp_path, data_dir, limit=3, n=2))
+    path = tmp_path / "results" / "t1"
+    assert not (path / "samples.jsonl").read_text()  # nothing complete, so nothing graded yet
+    assert len((path / "pending.jsonl").read_text().splitlines()) == 3  # but the 3 greedy parts are kept
+
+    again = ReplayBackend(lambda p, prm: "The answer is 18." if prm.greedy else ["The answer is 18.", "7"])
+    monkeypatch.setattr(run_mod, "make_backend", lambda *a, **k: again)
+    run_mod.resume(str(path), RunRequest())
+    assert [prm.greedy for _, prm in again.calls] == [False]  # only the samples were drawn
+    results = read_results(str(path / "samples.jsonl"))
+    assert len(results) == 3 and all(len(r.completions) == 3 and r.completions[0].greedy for r in results)
+    assert not (path / "pending.jsonl").exists()  # the journal goes once the run is complete
