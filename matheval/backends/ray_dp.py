@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from matheval.record import Completion
 log = logging.getLogger("matheval")
 
 BATCHES_PER_REPLICA = 4  # the work of a call is cut into ~4 batches per replica (load balance)
+MIN_BATCH = 16  # unless that leaves a replica idle: an engine is fast only on many sequences at once
 MAX_BATCH_SEQUENCES = 256  # and no batch holds more sequences (prompts x n) than this
 IN_FLIGHT = 2  # batches queued on a replica at once, so the next starts the moment one ends
 SCHEDULE_TIMEOUT_S = 600.0  # replicas the cluster cannot place by then fail the run instead of hanging
@@ -36,16 +37,21 @@ _FORWARDED = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TOKENIZERS_PARALLELISM",
 
 
 class Replica:
-    """One engine replica, inside a Ray actor: a `VLLMBackend` and nothing else."""
+    """One engine replica, inside an (async) Ray actor: a `VLLMBackend` and nothing else.
+
+    Batches run as concurrent `generate` calls on one event loop: each adds its requests to the same
+    engine and steps it, so a batch handed out while another runs joins the continuous batch instead of
+    waiting for its tail. One thread touches the engine; no lock is needed."""
 
     def __init__(self, kwargs: dict[str, Any]) -> None:
         self.kwargs = kwargs
         self.backend = None
+        self.finished: dict[str, list[Completion]] = {}  # stepped by one call, collected by its owner
 
-    def ping(self) -> int:
+    async def ping(self) -> int:
         return os.getpid()
 
-    def load(self) -> dict[str, Any]:
+    async def load(self) -> dict[str, Any]:
         import ray
 
         from matheval.backends.vllm import VLLMBackend
@@ -56,9 +62,18 @@ class Replica:
         return {"pid": os.getpid(), "node": ray.util.get_node_ip_address(), "load_s": round(time.time() - t0, 1),
                 "engine": engine, "vllm": self.backend.info.settings.get("vllm_version")}
 
-    def generate(self, prompts: list[str], params: GenParams,
-                 seeds: list[int] | None) -> Iterator[tuple[int, list[Completion]]]:
-        yield from self.backend.stream(prompts, params, seeds)
+    async def generate(self, prompts: list[str], params: GenParams, seeds: list[int] | None):
+        import asyncio
+
+        index = {rid: k for k, rid in enumerate(self.backend.submit(prompts, params, seeds))}
+        while index:
+            for rid in [r for r in index if r in self.finished]:
+                yield index.pop(rid), self.finished.pop(rid)
+            if index:
+                if not self.backend.has_unfinished():
+                    raise RuntimeError(f"the engine dropped {len(index)} requests")
+                self.finished.update(self.backend.step())
+                await asyncio.sleep(0)  # let the other batches collect what this step finished
 
 
 @dataclass
@@ -297,8 +312,9 @@ class RayDataParallel:
 
     def batch_size(self, n_prompts: int, n: int) -> int:
         live = max(1, sum(m.alive for m in self._members) or self.size)
-        by_balance = math.ceil(n_prompts / (live * BATCHES_PER_REPLICA))
-        return max(1, min(by_balance, MAX_BATCH_SEQUENCES // max(1, n)))
+        floor = min(MIN_BATCH, math.ceil(n_prompts / live))
+        size = max(floor, math.ceil(n_prompts / (live * BATCHES_PER_REPLICA)))
+        return max(1, min(size, MAX_BATCH_SEQUENCES // max(1, n)))
 
     # ------------------------------------------------------------ shutdown
 

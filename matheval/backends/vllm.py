@@ -9,6 +9,7 @@ by default, the one CPU dtype whose greedy decoding does not depend on the batch
 from __future__ import annotations
 
 import dataclasses
+import gc
 import importlib.metadata
 import json
 import os
@@ -192,6 +193,7 @@ class VLLMBackend:
         )
         self._llm = None
         self._tok = None
+        self._pending: dict[str, tuple[str, bool]] = {}  # submitted, unfinished: output id -> (id, greedy)
 
     @classmethod
     def from_config(cls, cfg) -> VLLMBackend:
@@ -210,8 +212,28 @@ class VLLMBackend:
         if self._llm is None:
             from vllm import LLM
 
+            # An in-process engine tears down vLLM's process-wide parallel state when it is collected:
+            # an earlier one never closed, if collectable, goes now rather than mid-way through this
+            # engine's run (vLLM gc.freeze()s what an engine allocates, hence the unfreeze).
+            gc.unfreeze()
+            gc.collect()
             self._llm = LLM(**self._kwargs)
         return self._llm
+
+    def close(self) -> None:
+        """Shut the engine down now (its memory and vLLM's process-wide state), not whenever it is
+        collected: a later engine in this process would lose that state under it."""
+        llm, self._llm = self._llm, None
+        self._pending.clear()
+        if llm is None:
+            return
+        client = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+        shutdown = getattr(client, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
+        del llm, client, shutdown
+        gc.unfreeze()
+        gc.collect()
 
     def engine_settings(self) -> dict[str, Any]:
         """What the loaded engine runs with, read back from vLLM (not from the arguments we passed)."""
@@ -243,39 +265,59 @@ class VLLMBackend:
     def stream(self, prompts: Sequence[str], params: GenParams,
                seeds: Sequence[int] | None = None) -> Iterator[tuple[int, list[Completion]]]:
         """(index, completions) of each prompt as it finishes: one batched submission, and the engine
-        stepped here so a finished request is handed back at once (a data-parallel replica yields these)."""
-        from vllm import SamplingParams
-
+        stepped here so a finished request is handed back at once."""
         if not prompts:
             return
         llm = self._engine()
+        if not hasattr(llm, "enqueue"):  # older vLLM: one blocking call, results at the end
+            outs = llm.generate(list(prompts), self._sampling(params, seeds, len(prompts)), use_tqdm=False)
+            for i, out in enumerate(outs):
+                yield i, _completions(out, params.greedy)
+            return
+        index = {rid: i for i, rid in enumerate(self.submit(prompts, params, seeds))}
+        while index and self.has_unfinished():
+            for rid, comps in self.step():
+                if rid in index:
+                    yield index.pop(rid), comps
 
-        def sampling(i: int) -> SamplingParams:
+    def submit(self, prompts: Sequence[str], params: GenParams, seeds: Sequence[int] | None = None) -> list[str]:
+        """Add requests to the engine without running it (`step` does); their ids, in prompt order.
+        Requests added while others run join the same continuous batch (how a replica stays fed)."""
+        llm = self._engine()
+        ids = llm.enqueue(list(prompts), self._sampling(params, seeds, len(prompts)), use_tqdm=False)
+        for rid in ids:
+            # Outputs carry the external id without the random suffix enqueue() adds ("7-1a2b" -> "7").
+            self._pending[rid] = self._pending[rid.split("-", 1)[0]] = (rid, params.greedy)
+        return ids
+
+    def step(self) -> list[tuple[str, list[Completion]]]:
+        """One engine step: the requests it finished, as (id from `submit`, completions)."""
+        done = []
+        for out in self._engine().llm_engine.step():
+            if out.finished and out.request_id in self._pending:
+                rid, greedy = self._pending.pop(out.request_id)
+                self._pending.pop(rid, None)
+                self._pending.pop(rid.split("-", 1)[0], None)
+                done.append((rid, _completions(out, greedy)))
+        return done
+
+    def has_unfinished(self) -> bool:
+        return self._engine().llm_engine.has_unfinished_requests()
+
+    @staticmethod
+    def _sampling(params: GenParams, seeds: Sequence[int] | None, count: int):
+        from vllm import SamplingParams
+
+        def one(i: int) -> SamplingParams:
             return SamplingParams(
                 n=params.n, temperature=params.temperature, top_p=params.top_p, max_tokens=params.max_tokens,
                 stop=list(params.stop) or None, include_stop_str_in_output=params.include_stop_str,
                 seed=None if params.greedy or seeds is None else seeds[i],
             )
 
-        def completions(output) -> list[Completion]:
-            return [
-                Completion(text=o.text, n_tokens=len(o.token_ids), finish_reason=o.finish_reason or "stop",
-                           greedy=params.greedy)
-                for o in output.outputs
-            ]
+        return [one(i) for i in range(count)] if seeds is not None else one(0)
 
-        sps = [sampling(i) for i in range(len(prompts))] if seeds is not None else sampling(0)
-        if not hasattr(llm, "enqueue"):  # older vLLM: one blocking call, results at the end
-            for i, out in enumerate(llm.generate(list(prompts), sps, use_tqdm=False)):
-                yield i, completions(out)
-            return
-        ids = llm.enqueue(list(prompts), sps, use_tqdm=False)
-        # Outputs carry the external id without the random suffix enqueue() adds ("7-1a2b" -> "7").
-        index = {}
-        for i, rid in enumerate(ids):
-            index[rid] = index[rid.split("-", 1)[0]] = i
-        engine = llm.llm_engine
-        while engine.has_unfinished_requests():
-            for out in engine.step():
-                if out.finished and out.request_id in index:
-                    yield index[out.request_id], completions(out)
+
+def _completions(output, greedy: bool) -> list[Completion]:
+    return [Completion(text=o.text, n_tokens=len(o.token_ids), finish_reason=o.finish_reason or "stop", greedy=greedy)
+            for o in output.outputs]
