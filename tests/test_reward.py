@@ -256,7 +256,7 @@ def test_called_from_a_non_main_thread_with_its_own_loop():
     out: dict = {}
 
     def body():
-        slow = r"$\boxed{\sum_{k=1}^{10^{100}} k^{k}}$"
+        slow = r"$\boxed{\sum_{k=0}^{\infty} k^{k}}$"  # sympy cannot finish it
         out["scores"] = asyncio.run(reward_batch_async(["420"], [slow], timeout=2.0))
 
     t = threading.Thread(target=body)

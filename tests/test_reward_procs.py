@@ -17,9 +17,10 @@ from matheval.grading import grade
 from matheval.reward import RewardPool, spec_for
 
 REPO = Path(__file__).resolve().parent.parent
-SLOW = r"Therefore $\boxed{\sum_{k=1}^{10^{100}} k^{k}}$."  # goes to sympy, which cannot finish it
+SLOW = r"Therefore $\boxed{\sum_{k=0}^{\infty} k^{k}}$."  # goes to sympy, which cannot finish it
 PATHOLOGICAL = [
     r"The value is $\boxed{2^{2^{2^{100}}}}$.",
+    r"Therefore $\boxed{\sum_{k=1}^{10^{100}} k^{k}}$.",  # refused before sympy: too large to evaluate
     "We expand: " + r"\frac{x^{2}+\sqrt{y}}{\left(1+z_{k}\right)^{3}} + " * 1200 + r"so $\boxed{\frac{1}{2}}$",
     r"Hence $\boxed{" + "{" * 3000 + "1" + "}" * 3000 + "}$",
 ]
@@ -43,9 +44,12 @@ def group_members(pgids: list[int]) -> list[tuple[int, str]]:
 
 
 def sympy_members(pgids: list[int]) -> list[int]:
-    """Members of the groups that are the grader's sympy processes (spawned by a reward worker)."""
+    """Members of the groups that are the grader's sympy processes busy computing (state R; the
+    fork server and idle workers sleep)."""
     found = []
-    for pid, _ in group_members(pgids):
+    for pid, state in group_members(pgids):
+        if state != "R":
+            continue
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as fh:
                 if b"sympy_worker" in fh.read():
@@ -73,7 +77,7 @@ def test_one_percent_pathological_batch_keeps_every_other_verdict(qwen_pairs):
     clean = qwen_pairs[:297]
     batch = list(clean)
     for k, text in enumerate([*PATHOLOGICAL, SLOW]):
-        batch.insert(70 * k + 5, ("420", text))  # 4 in 301: a little over 1 %
+        batch.insert(60 * k + 5, ("420", text))  # 5 in 302: a little over 1 %
     spec = spec_for("math")
     pool = RewardPool(2)
     try:
@@ -85,9 +89,10 @@ def test_one_percent_pathological_batch_keeps_every_other_verdict(qwen_pairs):
     finally:
         pool.close()
     assert elapsed < 60
-    odd = {70 * k + 5 for k in range(4)}
+    odd = {60 * k + 5 for k in range(5)}
     assert all(scores[i].status in ("unparsable", "timeout", "incorrect") for i in odd)
-    assert scores[70 * 3 + 5].status == "timeout"
+    assert scores[60 * 1 + 5].status == "unparsable" and scores[60 * 1 + 5].rule == "guard"
+    assert scores[60 * 4 + 5].status == "timeout"
     kept = [s for i, s in enumerate(scores) if i not in odd]
     assert kept == reference
     for (gold, text), s in zip(clean[:60], kept, strict=False):
@@ -101,19 +106,40 @@ def test_hard_deadline_kills_the_worker_group_and_the_batch_goes_on():
     try:
         pool.start()
         (before,) = pool.pids()
+        # A worker that stops answering (here: stopped outright, as swap or a stuck C call would)
+        # is what the hard deadline is for; the grader's own time limits cannot help there.
+        os.kill(before, signal.SIGSTOP)
         golds = ["1", "420", "2", "3"]
         texts = [r"\boxed{1}", SLOW, r"\boxed{2}", r"\boxed{4}"]
         start = time.monotonic()
-        # 0.6 s: the grader's own sympy limit (half of it) fires, but its sympy restart does not fit.
-        scores = pool.score(golds, texts, [spec_for(None)] * 4, timeout=0.6)
+        scores = pool.score(golds, texts, [spec_for(None)] * 4, timeout=2.0)
         elapsed = time.monotonic() - start
         (after,) = pool.pids()
     finally:
         pool.close()
-    assert [s.status for s in scores] == ["correct", "timeout", "correct", "incorrect"]
-    assert scores[1].rule == "deadline" and "worker killed" in scores[1].detail
+    assert [s.status for s in scores] == ["timeout", "timeout", "correct", "incorrect"]
+    assert scores[0].rule == "deadline" and "worker killed" in scores[0].detail
+    assert scores[1].rule == "symbolic"  # the successor's grader ended the slow sample itself
     assert before != after and wait_gone([before]) == []
-    assert elapsed < 20  # 0.6 s deadline + one worker restart on a loaded machine
+    assert elapsed < 30  # 2 s deadline + one worker start + 1 s of sympy on a loaded machine
+
+
+def test_a_sympy_timeout_ends_inside_the_worker():
+    pool = RewardPool(1)
+    try:
+        pool.start()
+        (before,) = pool.pids()
+        start = time.monotonic()
+        # Deadline 1 s: the grader's sympy limit (0.5 s) ends the slow sample and its sympy process
+        # is re-forked in milliseconds, so the worker answers in time and is not killed.
+        scores = pool.score(["420", "2"], [SLOW, r"\boxed{2}"], [spec_for(None)] * 2, timeout=1.0)
+        elapsed = time.monotonic() - start
+        (after,) = pool.pids()
+    finally:
+        pool.close()
+    assert [(s.status, s.rule) for s in scores] == [("timeout", "symbolic"), ("correct", "string")]
+    assert before == after
+    assert elapsed < 5
 
 
 def test_batch_deadline_returns_on_time():

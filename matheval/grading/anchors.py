@@ -116,8 +116,27 @@ def all_boxes(text: str) -> list[str]:
 # --- phrase anchors --------------------------------------------------------------------------
 
 
+def _ascii_twin(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """The case-sensitive twin of a case-insensitive anchor, for lower-cased ASCII text.
+
+    On ASCII text, IGNORECASE matching equals case-sensitive matching of the lower-case pattern
+    on `text.lower()` (same length, same offsets), and a case-sensitive literal is found at
+    memchr speed where IGNORECASE tries every position: 4x faster on a 1 kB response.
+    """
+    assert not re.search(r"(?<!\\)[A-Z]", pattern.pattern), "the twin needs a lower-case pattern"
+    return re.compile(pattern.pattern, pattern.flags & ~re.IGNORECASE)
+
+
+_TWINS = {p: _ascii_twin(p) for p in (FINAL_RE, LEGACY_ANSWER_IS_RE, ANSWER_IS_RE)}
+
+
 def after_anchor(text: str, pattern: re.Pattern[str], method: str, legacy: bool = False) -> Extraction | None:
-    for m in reversed(list(pattern.finditer(text))):
+    twin = _TWINS.get(pattern)
+    if twin is not None and text.isascii():
+        matches = list(twin.finditer(text.lower()))
+    else:
+        matches = list(pattern.finditer(text))
+    for m in reversed(matches):
         found = (take_sentence if legacy else take_statement)(text, m.end(), method)
         if found is not None:
             return found

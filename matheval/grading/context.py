@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from . import worker
+from . import guard, worker
 from .records import GraderOptions
 from .shape import Node
 
@@ -111,6 +111,9 @@ class Context:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise Abort("timeout", "time limit reached before the symbolic step")
+        too_large = guard.refuse(str(payload.get("pred", "")))
+        if too_large is not None:
+            raise Abort("unparsable", f"pred: {too_large}", "guard")
         reply = worker.call({"op": op, "rel_tol": self.options.rel_tol, **payload}, remaining)
         if reply is None:
             raise Abort("timeout", f"sympy exceeded {self.options.timeout:g}s")

@@ -15,6 +15,8 @@ _FULLWIDTH.update({0x3000: ord(" "), 0x3002: ord("."), 0x3001: ord(","), 0x2212:
 
 def halfwidth(text: str) -> str:
     """Full-width digits/letters/punctuation to ASCII, keeping the length (so offsets survive)."""
+    if text.isascii():
+        return text  # nothing to map; isascii is a flag check, translate a pass over every character
     return text.translate(_FULLWIDTH)
 
 

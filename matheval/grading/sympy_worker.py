@@ -7,14 +7,22 @@ stdout; the first line written is {"ready": true}. The limits come as JSON in ar
 limits.py); this file imports nothing from matheval, so it starts the same way whatever the
 parent's sys.path is.
 
+With `--fork-server FD` the process is a fork server instead (fork_server.py is its client): it
+imports sympy and warms the parser up once, then on each "fork" request on the Unix socket FD
+forks a worker onto the two pipe ends passed with it. A killed worker is then replaced in
+milliseconds instead of the seconds a new interpreter takes to import sympy.
+
 LaTeX reaches sympy only through latex2sympy2_extended (an ANTLR parser building sympy objects);
 no string is ever handed to `eval` or `sympify`.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import signal
+import socket
 import sys
 import threading
 import time
@@ -48,12 +56,21 @@ class TooLarge(Exception):
 
 
 def main() -> None:
-    if len(sys.argv) > 1:
-        LIMITS.update({k: int(v) for k, v in json.loads(sys.argv[1]).items()})
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    args = sys.argv[1:]
+    if args and not args[0].startswith("--"):
+        LIMITS.update({k: int(v) for k, v in json.loads(args[0]).items()})
     _limit_memory()
     sys.setrecursionlimit(5000)
     _warm_up()
+    if "--fork-server" in args:
+        _fork_server(socket.socket(fileno=int(args[args.index("--fork-server") + 1])))
+    else:
+        _serve(os.getppid())
+
+
+def _serve(parent: int) -> None:
+    """The worker loop: one reply line per request line until stdin closes."""
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     out = sys.stdout
     out.write(json.dumps({"ready": True}) + "\n")
     out.flush()
@@ -66,6 +83,68 @@ def main() -> None:
         reply["id"] = request.get("id") if isinstance(request, dict) else None
         out.write(json.dumps(reply) + "\n")
         out.flush()
+
+
+def _fork_server(sock: socket.socket) -> None:
+    """Fork a worker per "fork" request; reap one per "reap PID"; on EOF kill the rest and leave.
+
+    Single-threaded, so forking is safe; it never reaps a child unasked, so a worker's pid stays
+    reserved (at worst a zombie) until the client, which kills it, says so: no pid reuse race.
+    """
+    gc.freeze()  # the warmed-up heap is shared with every fork; the collector must not dirty it
+    children: set[int] = set()
+    sock.sendall(b"ready\n")
+    buf, fds = b"", []
+    while True:
+        try:
+            data, new_fds, _, _ = socket.recv_fds(sock, 4096, 2)
+        except OSError:
+            data, new_fds = b"", []
+        if not data:
+            break  # the grader is gone
+        buf, fds = buf + data, fds + new_fds
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            command, _, arg = line.decode().partition(" ")
+            if command == "fork" and len(fds) >= 2:
+                (read_end, write_end), fds = fds[:2], fds[2:]
+                pid = _fork_worker(sock, read_end, write_end)
+                children.add(pid)
+                sock.sendall(f"pid {pid}\n".encode())
+            elif command == "reap" and arg.isdigit() and int(arg) in children:
+                _kill_and_reap(int(arg))
+                children.discard(int(arg))
+    for pid in children:
+        _kill_and_reap(pid)
+
+
+def _fork_worker(sock: socket.socket, read_end: int, write_end: int) -> int:
+    server = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            sock.close()
+            os.dup2(read_end, 0)
+            os.dup2(write_end, 1)
+            os.close(read_end)
+            os.close(write_end)
+            _serve(server)
+        finally:
+            os._exit(0)  # never run the server's exit handlers in a worker
+    os.close(read_end)
+    os.close(write_end)
+    return pid
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
 
 
 _WARM_UP = (

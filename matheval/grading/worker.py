@@ -1,10 +1,11 @@
 """A small pool of killable sympy processes: the hard time limit of the symbolic step.
 
 `signal.alarm` only works in the main thread and cannot interrupt C code; a child process can be
-killed from anywhere. Each worker is a plain subprocess (not multiprocessing) speaking JSON lines,
-so it also starts from daemonic pool workers, which multiprocessing forbids to have children. A
-worker that misses its deadline is killed and replaced on the next call. After `os.fork` the
-child forgets the parent's workers and starts its own.
+killed from anywhere. Each worker is a plain process speaking JSON lines (not multiprocessing),
+so it also starts from daemonic pool workers, which multiprocessing forbids to have children.
+Workers are forked by a warm fork server (fork_server.py), so one killed at its deadline is
+replaced in milliseconds; where the server cannot run, each worker is its own interpreter. After
+`os.fork` the child forgets the parent's workers and starts its own.
 """
 
 from __future__ import annotations
@@ -18,16 +19,12 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
+from .fork_server import FLAGS, SCRIPT, ForkedWorker, ForkServer, ForkServerError
 from .limits import STARTUP_TIMEOUT, WORKER_LIMITS
 
-_SCRIPT = Path(__file__).with_name("sympy_worker.py")
 _ids = itertools.count(1)
-# -P (3.11+): do not put the script's folder first on sys.path, where sibling modules could
-# shadow the standard library.
-_FLAGS = ("-u", "-P") if sys.version_info >= (3, 11) else ("-u",)
 
 
 class WorkerError(RuntimeError):
@@ -35,15 +32,28 @@ class WorkerError(RuntimeError):
 
 
 class _Worker:
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable or "python3", *_FLAGS, str(_SCRIPT), json.dumps(WORKER_LIMITS)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            bufsize=0,
-            close_fds=True,
-        )
+    """One sympy process: forked by `server`, or (server None) spawned as a new interpreter."""
+
+    def __init__(self, server: ForkServer | None = None) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.forked: ForkedWorker | None = None
+        if server is not None:
+            try:
+                self.forked = server.fork()
+            except ForkServerError as exc:
+                raise WorkerError(str(exc)) from exc
+            self.stdin, self.stdout = self.forked.stdin, self.forked.stdout
+        else:
+            self.proc = subprocess.Popen(
+                [sys.executable or "python3", *FLAGS, str(SCRIPT), json.dumps(WORKER_LIMITS)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                bufsize=0,
+                close_fds=True,
+            )
+            assert self.proc.stdin is not None and self.proc.stdout is not None
+            self.stdin, self.stdout = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         self.buffer = b""
         ready = self._read_line(time.monotonic() + STARTUP_TIMEOUT)
         if ready is None or not ready.get("ready"):
@@ -54,10 +64,11 @@ class _Worker:
         """The reply, or None after killing the worker when `timeout` seconds pass first."""
         deadline = time.monotonic() + timeout
         rid = next(_ids)
-        assert self.proc.stdin is not None
+        data = memoryview((json.dumps({**payload, "id": rid}) + "\n").encode())
         try:
-            self.proc.stdin.write((json.dumps({**payload, "id": rid}) + "\n").encode())
-        except (BrokenPipeError, OSError) as exc:
+            while data:
+                data = data[os.write(self.stdin, data) :]
+        except OSError as exc:  # BrokenPipe: the worker died
             self.kill()
             raise WorkerError(f"worker pipe closed: {exc}") from exc
         reply = self._read_line(deadline)
@@ -70,16 +81,14 @@ class _Worker:
         return reply
 
     def _read_line(self, deadline: float) -> dict[str, Any] | None:
-        assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
         while b"\n" not in self.buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            ready, _, _ = select.select([fd], [], [], remaining)
+            ready, _, _ = select.select([self.stdout], [], [], remaining)
             if not ready:
                 return None
-            chunk = os.read(fd, 1 << 16)
+            chunk = os.read(self.stdout, 1 << 16)
             if not chunk:
                 self.kill()
                 raise WorkerError("worker exited")
@@ -93,6 +102,10 @@ class _Worker:
 
     def kill(self) -> None:
         # Only this worker's own pid is signalled.
+        if self.forked is not None:
+            self.forked.kill()
+            return
+        assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.kill()
         try:
@@ -104,14 +117,35 @@ class _Worker:
                 stream.close()
 
     def close(self) -> None:
-        """Polite shutdown: EOF on stdin ends the worker's read loop."""
-        try:
-            if self.proc.stdin is not None:
-                self.proc.stdin.close()
-            self.proc.wait(timeout=2)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
+        """Shutdown: a forked worker is killed (it holds no state); a spawned one gets EOF first."""
+        if self.proc is not None:
+            try:
+                if self.proc.stdin is not None:
+                    self.proc.stdin.close()
+                self.proc.wait(timeout=2)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
         self.kill()
+
+    def forget(self) -> None:
+        """In a forked child of the grader: close this worker's pipes without signalling it."""
+        if self.forked is not None:
+            self.forked.done = True
+            for fd in (self.forked.stdin, self.forked.stdout, self.forked.pidfd):
+                if fd is not None:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+            return
+        assert self.proc is not None
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        self.proc.returncode = 0  # keeps Popen.__del__ from touching the parent's process
 
 
 class _Pool:
@@ -126,6 +160,9 @@ class _Pool:
         self.idle: list[_Worker] = []
         self.all: set[_Worker] = set()
         self.starting = 0
+        self.server: ForkServer | None = None
+        self.server_lock = threading.Lock()
+        self.server_failed = False
 
     def call(self, payload: dict[str, Any], timeout: float) -> dict[str, Any] | None:
         with self.slots:
@@ -155,7 +192,7 @@ class _Pool:
                 return self.idle.pop()
             self.starting += 1
         try:
-            w = _Worker()
+            w = self._new_worker()
         finally:
             with self.cond:
                 self.starting -= 1
@@ -163,10 +200,30 @@ class _Pool:
             self.all.add(w)
         return w
 
+    def _new_worker(self) -> _Worker:
+        """A forked worker; a spawned one only where the fork server cannot run."""
+        with self.server_lock:
+            if self.server is not None and not self.server.alive():
+                self.server.close()
+                self.server = None
+            if self.server is None and not self.server_failed:
+                try:
+                    self.server = ForkServer()
+                except (ForkServerError, OSError):
+                    self.server_failed = True
+            server = self.server
+        if server is not None:
+            try:
+                return _Worker(server)
+            except WorkerError:
+                if server.alive():
+                    raise
+        return _Worker()
+
     def _start_in_background(self) -> None:
         def start() -> None:
             try:
-                w = _Worker()
+                w = self._new_worker()
             except (WorkerError, OSError):
                 w = None
             with self.cond:
@@ -188,18 +245,19 @@ class _Pool:
             workers, self.all, self.idle = list(self.all), set(), []
         for w in workers:
             w.close()
+        with self.server_lock:
+            server, self.server = self.server, None
+        if server is not None:
+            server.close()
 
     def forget(self) -> None:
-        """In a forked child: drop the parent's workers without signalling them."""
+        """In a forked child: drop the parent's workers and fork server without signalling them."""
         for w in self.all:
-            for stream in (w.proc.stdin, w.proc.stdout):
-                if stream is not None:
-                    try:
-                        stream.close()
-                    except OSError:
-                        pass
-            w.proc.returncode = 0  # keeps Popen.__del__ from touching the parent's process
+            w.forget()
         self.all, self.idle = set(), []
+        if self.server is not None:
+            self.server.forget()
+            self.server = None
 
 
 _POOL: _Pool | None = None

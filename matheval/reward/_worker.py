@@ -1,9 +1,11 @@
-"""A reward worker process: reads chunks of samples as JSON lines, answers one line per sample.
+"""A reward worker process: reads chunks of samples, answers one JSON line per sample.
 
 Started by `pool.RewardPool` as the leader of its own process group, so the grader's sympy
 processes it spawns share the group and one `killpg` takes them all. Before anything else it forks
 a janitor that kills the group when the worker dies or the trainer that started it dies (its
 parent changes): a SIGKILLed trainer leaves nothing behind. No signal handlers, no alarms.
+
+Chunks arrive as `wire.frame`s; each reply line is JSON `[index, *Score.to_wire()]`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import os
 import signal
 import sys
 import time
+
+from .wire import frames
 
 JANITOR_POLL = 0.1  # seconds between the janitor's checks
 
@@ -62,17 +66,17 @@ def main() -> None:
     out.write(json.dumps({"ready": os.getpid()}).encode() + b"\n")
     out.flush()
     specs: dict[str, tuple[RewardSpec, grading.GraderOptions]] = {}
-    for line in sys.stdin.buffer:
-        msg = json.loads(line)
+    for msg in frames(sys.stdin.buffer):
         budget = float(msg["budget"])
         for key, wire in msg["specs"].items():
             spec = RewardSpec.from_wire(wire)
             opts = spec.options if spec.options.timeout <= budget else spec.options.replace(timeout=budget)
             specs[f"{key}@{budget}"] = (spec, opts)
+        golds = msg["golds"]
         for index, key, gold, response, truncated, question in msg["items"]:
             spec, opts = specs[f"{key}@{budget}"]
             try:
-                score = score_one(spec, gold, response, opts, truncated, question)
+                score = score_one(spec, golds[gold], response, opts, truncated, question)
             except Exception as exc:  # noqa: BLE001 - one bad sample must not take the batch down
                 score = Score(False, "error", "exception", detail=f"{type(exc).__name__}: {exc}"[:300])
             if score.status == "timeout":
@@ -80,7 +84,7 @@ def main() -> None:
                 # before replying, so the restart is charged to the sample that timed out and not
                 # to the next sample's deadline.
                 grading.warm_up()
-            out.write(json.dumps({"i": index, "s": score.to_dict()}).encode() + b"\n")
+            out.write(json.dumps([index, *score.to_wire()]).encode() + b"\n")
             out.flush()
     grading.shutdown_workers()
 

@@ -26,10 +26,12 @@ from typing import Any
 
 from .score import Score, timeout_score
 from .spec import RewardSpec
+from .wire import frame
 
 STARTUP_TIMEOUT = 90.0  # python + the grader + sympy's import, on a loaded 2-core machine
 SYMPY_SHARE = 0.5  # the grader's own sympy limit is at most this share of the hard deadline
 MAX_CHUNK = 32
+COALESCE = 0.001  # seconds the caller lets replies accumulate between reads
 PIPE_BYTES = 1 << 20
 _FLAGS = ("-u", "-P") if sys.version_info >= (3, 11) else ("-u",)
 
@@ -142,12 +144,17 @@ class RewardPool:
         mine: list[_Slot] = []
 
         def message(chunk: list[int]) -> bytes:
+            # A gold repeats once per generation of its prompt: sent once per chunk.
+            table: dict[int, int] = {}
+            for i in chunk:
+                table.setdefault(id(golds[i]), len(table))
             items = [
-                [i, keys[i], golds[i], responses[i], bool(truncated and truncated[i]), _at(questions, i)]
+                [i, keys[i], table[id(golds[i])], responses[i], bool(truncated and truncated[i]), _at(questions, i)]
                 for i in chunk
             ]
+            distinct = list({id(golds[i]): golds[i] for i in chunk}.values())
             used = {keys[i]: wire[keys[i]] for i in chunk}
-            return json.dumps({"budget": budget, "specs": used, "items": items}).encode() + b"\n"
+            return frame({"budget": budget, "specs": used, "golds": distinct, "items": items})
 
         try:
             while queue or any(s.state == "busy" for s in mine):
@@ -185,6 +192,10 @@ class RewardPool:
                     continue
                 limits = [s.since + (STARTUP_TIMEOUT if s.state == "starting" else timeout) for s in active]
                 wait = max(0.0, min(*limits, t_end) - time.monotonic())
+                if sum(len(s.chunk) - s.pos for s in active) > len(active):
+                    # Replies come every ~0.1 ms: let a few pile up rather than wake (and wake the
+                    # worker's write) for each. Never past a deadline, never for a batch's last ones.
+                    time.sleep(min(COALESCE, wait))
                 readable, _, _ = select.select([s.proc.stdout for s in active if s.proc], [], [], wait)
                 for s in active:
                     if s.proc is not None and s.proc.stdout in readable:
@@ -220,10 +231,10 @@ class RewardPool:
                 self._startup_failed(s, "the worker exited while starting")
             return
         for reply in lines:
-            if "ready" in reply:
+            if isinstance(reply, dict):  # {"ready": pid}
                 s.state, s.failures = "idle", 0
                 continue
-            results[reply["i"]] = Score(**reply["s"])
+            results[reply[0]] = Score.from_wire(reply[1:])
             s.pos += 1
             s.since = time.monotonic()
             if s.pos == len(s.chunk):
