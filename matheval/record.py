@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -143,16 +144,20 @@ def verdict_from_dict(raw: dict[str, Any]) -> Verdict:
     return Verdict(**_known(Verdict, raw))
 
 
-def read_results(path: str) -> list[Result]:
-    """Read a samples.jsonl; a torn last line (a crash mid-write) is skipped, not fatal."""
-    out: list[Result] = []
+def iter_results(path: str | os.PathLike[str]) -> Iterator[Result]:
+    """The results of a samples.jsonl, one at a time; a torn last line (a crash mid-write) is
+    skipped, not fatal."""
     with open(path, encoding="utf-8") as fh:
         for line in fh:
             line = line.strip()
             if not line:
                 continue
             try:
-                out.append(Result.from_json(line))
+                yield Result.from_json(line)
             except (json.JSONDecodeError, TypeError, KeyError):
                 continue
-    return out
+
+
+def read_results(path: str | os.PathLike[str]) -> list[Result]:
+    """Read a whole samples.jsonl (see `iter_results`)."""
+    return list(iter_results(path))

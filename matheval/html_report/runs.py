@@ -13,7 +13,7 @@ from typing import Any
 
 from matheval.errors import UsageError
 from matheval.html_report.samples import encode, lighten, strip_prefixes
-from matheval.record import Result
+from matheval.record import Result, iter_results
 from matheval.report import aggregate
 from matheval.resolve import RunConfig, load_run_config
 from matheval.rundir import PENDING, SAMPLES
@@ -63,7 +63,7 @@ def load_run(path: Path, *, sample_texts: int, summary: dict[str, Any] | None = 
     otherwise summary.json, or the same `aggregate` over the samples when the run never wrote one."""
     cfg = load_run_config(path)
     results, samples, details = [], [], []
-    for r in _stream(path / SAMPLES):
+    for r in iter_results(path / SAMPLES):
         head, detail = encode(r, sample_texts)
         samples.append(head)
         details.append(detail)
@@ -73,18 +73,6 @@ def load_run(path: Path, *, sample_texts: int, summary: dict[str, Any] | None = 
         sfile = path / "summary.json"
         summary = json.loads(sfile.read_text(encoding="utf-8")) if sfile.is_file() else aggregate(results, cfg)
     return RunData(path, cfg, summary, results, samples, details, prefixes, complete=not (path / PENDING).exists())
-
-
-def _stream(path: Path):
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                yield Result.from_json(line)
-            except (json.JSONDecodeError, TypeError, KeyError):
-                continue  # a torn last line, skipped as record.read_results does
 
 
 def labels(runs: list[RunData]) -> list[str]:
