@@ -136,6 +136,11 @@ def test_two_replicas_give_the_single_engine_results(reference, dp):
         assert e["dtype"] == "float32" and not e["enable_chunked_prefill"]
         assert e["max_num_seqs"] == 8 and e["max_model_len"] == 2048
     assert summary["served"]["warnings"] == []  # fp32 is batch-invariant: nothing to warn about
+    # Each replica's engine on cores of its own, as many threads as cores (read back in the replica).
+    reps = summary["served"]["replicas"].values()
+    slices = [set(r["cores"]) for r in reps]
+    assert len(slices) == 2 and all(slices) and not slices[0] & slices[1]
+    assert all(r["threads"] == len(r["cores"]) for r in reps)
 
 
 def test_tool_integrated_mode_through_replicas(reference, dp):
