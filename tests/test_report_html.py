@@ -226,7 +226,12 @@ def test_category_breakdowns_are_task_summary(tmp_path, data_dir, monkeypatch, b
         p.goto(p.url.split("#")[0] + "#samples")
         p.wait_for_selector("body[data-samples-ready='1']", state="attached")
         target = results[5]
-        p.fill("#s-search", target.problem[-60:])
+        needle = target.problem[-60:]
+        p.fill("#s-search", needle)
+        # The search applies 150 ms after typing and re-renders the list: wait for it, or the click
+        # opens an item the re-render then replaces with a closed one.
+        hits = sum(needle.lower() in r.problem.lower() for r in results)
+        expect(p.locator("#s-count")).to_have_text(f"{hits} of {len(results)} problems")
         item = p.locator(f'details.sample[data-id="{target.id}"]')
         item.locator("summary").click()
         item.locator("pre.question").wait_for()
