@@ -155,3 +155,16 @@ def test_a_response_visibly_cut_mid_formula_has_no_answer():
     assert extract_answer(body + " and then we multiply by").status == "truncated"
     assert extract_answer(body + " Therefore there are 12 ways.").status == "ok"
     assert extract_answer(body + r" so the answer is $\boxed{12}$ and then we").status == "ok"  # a marker
+
+
+@pytest.mark.parametrize("response", [
+    "The rule is simple: the answer is \\boxed{}.\n\nCounting the rest: 9 + 6 = 15\n\nSo there are 15 cups.",
+    "Your final answer is $ $. We add 9 and 6, which gives 15 cups in all.",
+])
+def test_an_empty_answer_after_an_anchor_is_no_answer_there(response):
+    # Regression (caught by the CI gate's max_changed: one completion changed its verdict with its
+    # text unchanged): an empty box or math span after "answer is" is not an answer, and the reading
+    # goes on as if that anchor were absent; the sentence around the box is not read as the answer.
+    found = extract_answer(response)
+    assert found is not None and found.answer == "15"
+    assert verify("15", response)

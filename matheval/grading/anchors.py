@@ -151,9 +151,8 @@ def take_sentence(text: str, start: int, method: str) -> Extraction | None:
     rest = rest[lead:]
     begin = start + lead
     spans = math_spans(rest, currency=False)
-    found = _math_or_box(rest, spans, method, begin)
-    if found is not None:
-        return found
+    if spans or _box_right_after(rest):
+        return _math_or_box(rest, spans, method, begin)  # None when that math is empty: no answer here
     m = re.search(r"\n|[.!?](?=\s|$)|I hope it is correct", rest)
     end = m.start() if m else len(rest)
     answer = rest[:end].strip().rstrip(",;:").strip("*").strip()
@@ -162,19 +161,22 @@ def take_sentence(text: str, start: int, method: str) -> Extraction | None:
     return make(answer, method, begin, begin + end)
 
 
+def _box_right_after(rest: str) -> tuple[int, int, str] | None:
+    boxes = find_boxes(rest[:200])
+    return boxes[0] if boxes and boxes[0][0] < 5 else None
+
+
 def _math_or_box(rest: str, spans: list, method: str, begin: int) -> Extraction | None:
-    """What follows an anchor when it is math: its math spans joined (each one a part), or a box
-    right after the anchor."""
+    """What follows an anchor when it is math: its math spans joined (each one a part), or the box
+    right after the anchor; None when that math is empty ("the answer is \\boxed{}")."""
     if spans:
         parts = [_unbox(inner) for inner, _, _ in spans]
         joined = parts[0] + "".join(
             f"{sep} {part}" for (_, _, sep), part in zip(spans[1:], parts[1:], strict=True)
         )
         return make(joined, method, begin, begin + spans[-1][1], tuple(parts) if len(parts) > 1 else ())
-    boxes = find_boxes(rest[:200])
-    if boxes and boxes[0][0] < 5:
-        return make(boxes[0][2], method, begin + boxes[0][0], begin + boxes[0][1])
-    return None
+    box = _box_right_after(rest)
+    return None if box is None else make(box[2], method, begin + box[0], begin + box[1])
 
 
 def take_statement(text: str, start: int, method: str) -> Extraction | None:
@@ -186,9 +188,8 @@ def take_statement(text: str, start: int, method: str) -> Extraction | None:
     if _SELF_TALK_RE.match(rest):
         return None
     spans = math_spans(rest)
-    found = _math_or_box(rest, spans, method, begin)
-    if found is not None:
-        return found
+    if spans or _box_right_after(rest):
+        return _math_or_box(rest, spans, method, begin)  # None when that math is empty: no answer here
     # A period ends the sentence only before whitespace, so "3.5" stays whole.
     m = re.search(r"\n|[.!?。！？](?=\s|$|[^\x00-\x7f])|I hope it is correct|[。！？]", rest)
     end = m.start() if m else len(rest)
